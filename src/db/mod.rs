@@ -1,0 +1,189 @@
+//! Database connections behind one small trait, so the engine is backend-agnostic:
+//! SQLite and PostgreSQL differ only in their implementations of [`Connection`].
+
+mod sqlite;
+
+use std::cell::RefCell;
+
+use crate::error::{Error, Result};
+use crate::settings::DatabaseUrl;
+use crate::value::Value;
+
+/// Which SQL dialect a connection speaks; named as Django's `connection.vendor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vendor {
+    Sqlite,
+    Postgres,
+}
+
+impl Vendor {
+    /// `"sqlite"` or `"postgresql"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Vendor::Sqlite => "sqlite",
+            Vendor::Postgres => "postgresql",
+        }
+    }
+}
+
+/// Rows returned by a query, with the column names.
+#[derive(Debug, Default)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// What a backend must provide. SQL reaching these methods already uses the backend's own
+/// placeholders; [`Database`] translates Django-style `%s`.
+pub trait Connection {
+    /// The dialect.
+    fn vendor(&self) -> Vendor;
+    /// Runs one statement with bound parameters; returns the rows changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> std::result::Result<u64, String>;
+    /// Runs one or more statements without parameters.
+    fn execute_batch(&mut self, sql: &str) -> std::result::Result<(), String>;
+    /// Runs a query with bound parameters.
+    fn query(&mut self, sql: &str, params: &[Value]) -> std::result::Result<Rows, String>;
+    /// Names of the tables that exist.
+    fn table_names(&mut self) -> std::result::Result<Vec<String>, String>;
+    /// Column names of a table, in order.
+    fn column_names(&mut self, table: &str) -> std::result::Result<Vec<String>, String>;
+    /// Placeholder for the n-th parameter (1-based): `?` or `$n`.
+    fn placeholder(&self, n: usize) -> String;
+}
+
+/// An open database under its settings alias. Shared (via `Rc`) by the executor, the schema
+/// editor and Lua code; each call borrows the connection only for its own duration.
+pub struct Database {
+    pub alias: String,
+    pub vendor: Vendor,
+    conn: RefCell<Box<dyn Connection>>,
+}
+
+impl Database {
+    /// Opens the database at `url` under `alias`.
+    pub fn connect(alias: &str, url: &DatabaseUrl) -> Result<Database> {
+        let conn: Box<dyn Connection> = match url {
+            DatabaseUrl::Sqlite(path) => Box::new(sqlite::SqliteConnection::open(path.as_deref())?),
+            DatabaseUrl::Postgres { .. } => {
+                return Err(Error::Settings(format!(
+                    "database '{alias}': PostgreSQL support is not built yet ({})",
+                    url.redacted()
+                )));
+            }
+        };
+        Ok(Database {
+            alias: alias.to_string(),
+            vendor: conn.vendor(),
+            conn: RefCell::new(conn),
+        })
+    }
+
+    /// Runs one statement. With parameters, `%s` marks each one and `%%` is a literal `%`
+    /// (Django's convention); without, the SQL is sent as written.
+    pub fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        let mut conn = self.conn.borrow_mut();
+        if params.is_empty() {
+            return conn.execute(sql, params).map_err(|e| db_error(sql, e));
+        }
+        let native = translate_placeholders(sql, |n| conn.placeholder(n));
+        conn.execute(&native, params).map_err(|e| db_error(sql, e))
+    }
+
+    /// Runs several statements separated by `;`, without parameters.
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        self.conn
+            .borrow_mut()
+            .execute_batch(sql)
+            .map_err(|e| db_error(sql, e))
+    }
+
+    /// Runs a query; `%s` placeholders as in [`Database::execute`].
+    pub fn query(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        let mut conn = self.conn.borrow_mut();
+        let native = if params.is_empty() {
+            sql.to_string()
+        } else {
+            translate_placeholders(sql, |n| conn.placeholder(n))
+        };
+        conn.query(&native, params).map_err(|e| db_error(sql, e))
+    }
+
+    /// Names of existing tables.
+    pub fn table_names(&self) -> Result<Vec<String>> {
+        self.conn
+            .borrow_mut()
+            .table_names()
+            .map_err(|e| Error::db("listing tables", e))
+    }
+
+    /// Column names of a table.
+    pub fn column_names(&self, table: &str) -> Result<Vec<String>> {
+        self.conn
+            .borrow_mut()
+            .column_names(table)
+            .map_err(|e| Error::db(format!("reading the columns of {table}"), e))
+    }
+}
+
+fn db_error(sql: &str, message: String) -> Error {
+    let mut shown: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if shown.chars().count() > 200 {
+        shown = shown.chars().take(200).collect::<String>() + "...";
+    }
+    Error::db(format!("database error in `{shown}`"), message)
+}
+
+/// Turns Django-style `%s` placeholders into the backend's, and `%%` into `%`.
+pub fn translate_placeholders(sql: &str, placeholder: impl Fn(usize) -> String) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '%' {
+            match chars.peek() {
+                Some('s') => {
+                    chars.next();
+                    n += 1;
+                    out.push_str(&placeholder(n));
+                    continue;
+                }
+                Some('%') => {
+                    chars.next();
+                    out.push('%');
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Quotes an identifier for SQL: `"name"`, with embedded quotes doubled. Every table, column,
+/// index and constraint name luamig writes goes through here.
+pub fn quote_name(name: &str) -> String {
+    if name.starts_with('"') && name.ends_with('"') && name.len() >= 2 {
+        return name.to_string();
+    }
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_translate_and_percent_escapes() {
+        let sql = translate_placeholders("a = %s AND b LIKE '10%%' AND c = %s", |n| format!("${n}"));
+        assert_eq!(sql, "a = $1 AND b LIKE '10%' AND c = $2");
+    }
+
+    #[test]
+    fn identifiers_are_quoted_once() {
+        assert_eq!(quote_name("orders_order"), "\"orders_order\"");
+        assert_eq!(quote_name("\"x\""), "\"x\"");
+        assert_eq!(quote_name("we\"ird"), "\"we\"\"ird\"");
+    }
+}

@@ -1,0 +1,13 @@
+//! luamig: Django's migration system rebuilt in Rust, with migrations written in Lua.
+
+pub mod db;
+pub mod error;
+pub mod fields;
+pub mod graph;
+pub mod lua;
+pub mod migration;
+pub mod operations;
+pub mod settings;
+pub mod state;
+pub mod value;
+pub mod schema;

@@ -1,0 +1,10 @@
+//! The embedded Lua interpreter: the VM and its `require`, the one boundary where Lua errors
+//! become luamig errors, and decoding of migration files into engine types.
+
+pub mod decode;
+pub mod errors;
+pub mod json;
+pub mod vm;
+
+pub use errors::lua_error;
+pub use vm::LuaVm;

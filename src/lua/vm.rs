@@ -1,0 +1,198 @@
+//! Creates the Lua VM that runs settings and migration code: Lua's standard library minus
+//! `debug`, C modules and bytecode; `require` that finds `luamig.*` (embedded in the binary)
+//! and `.lua` modules of the project folder.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use mlua::{Lua, LuaOptions, StdLib, Table, Value as LuaValue};
+
+use crate::error::{Error, Result};
+
+use super::lua_error;
+
+/// Lua modules shipped inside the binary, by module name.
+const EMBEDDED: &[(&str, &str)] = &[
+    ("luamig._check", include_str!("../../lua-stdlib/luamig/_check.lua")),
+    ("luamig.models", include_str!("../../lua-stdlib/luamig/models.lua")),
+    ("luamig.migrations", include_str!("../../lua-stdlib/luamig/migrations.lua")),
+];
+
+/// Apps that `require("luamig.apps").is_installed` reports.
+pub struct InstalledApps(pub BTreeSet<String>);
+
+/// The interpreter and where project modules are found.
+pub struct LuaVm {
+    pub lua: Lua,
+    pub project_dir: PathBuf,
+}
+
+// Lua code that runs before anything else: text-only `load`, no way to reach C libraries.
+const PRELUDE: &str = r#"
+local raw_load, raw_loadfile = load, loadfile
+load = function(chunk, name, mode, ...)
+  return raw_load(chunk, name, "t", ...)
+end
+loadfile = function(name, mode, ...)
+  return raw_loadfile(name, "t", ...)
+end
+dofile = function(name)
+  local f = assert(raw_loadfile(name, "t"))
+  return f()
+end
+package.loadlib = nil
+package.path = ""
+package.cpath = ""
+string.dump = nil
+"#;
+
+impl LuaVm {
+    /// A fresh interpreter for the project in `project_dir`; `display_base` is how that
+    /// folder is shown in messages.
+    pub fn new(project_dir: &Path, display_base: &Path) -> Result<LuaVm> {
+        let libs = StdLib::COROUTINE
+            | StdLib::TABLE
+            | StdLib::IO
+            | StdLib::OS
+            | StdLib::STRING
+            | StdLib::UTF8
+            | StdLib::MATH
+            | StdLib::PACKAGE;
+        let lua = Lua::new_with(libs, LuaOptions::default()).map_err(lua_error)?;
+        lua.load(PRELUDE)
+            .set_name("=luamig prelude")
+            .exec()
+            .map_err(lua_error)?;
+        lua.set_app_data(InstalledApps(BTreeSet::new()));
+        install_searchers(&lua, project_dir, display_base).map_err(lua_error)?;
+        preload_rust_modules(&lua).map_err(lua_error)?;
+        Ok(LuaVm {
+            lua,
+            project_dir: project_dir.to_path_buf(),
+        })
+    }
+
+    /// Runs a file's bytes as a chunk named `display` and returns what it returns.
+    pub fn run_file(&self, bytes: &[u8], display: &Path) -> Result<LuaValue> {
+        let shown = display.display().to_string();
+        if std::str::from_utf8(bytes).is_err() {
+            return Err(Error::File {
+                path: display.to_path_buf(),
+                reason: "not valid UTF-8".into(),
+            });
+        }
+        self.lua
+            .load(bytes)
+            .set_name(format!("@{shown}"))
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .eval()
+            .map_err(lua_error)
+    }
+
+    /// `require(name)` from Rust.
+    pub fn require(&self, name: &str) -> Result<Table> {
+        let require: mlua::Function = self.lua.globals().get("require").map_err(lua_error)?;
+        require.call(name).map_err(lua_error)
+    }
+}
+
+fn install_searchers(lua: &Lua, project_dir: &Path, display_base: &Path) -> mlua::Result<()> {
+    let package: Table = lua.globals().get("package")?;
+    let preload: Table = package.get("preload")?;
+    let searchers = lua.create_table()?;
+    // 1. package.preload (Rust-built modules).
+    let preload_searcher = lua.create_function(move |lua, name: String| {
+        let preload: Table = lua
+            .globals()
+            .get::<Table>("package")?
+            .get("preload")?;
+        match preload.get::<LuaValue>(name.as_str())? {
+            LuaValue::Function(f) => Ok((LuaValue::Function(f), LuaValue::String(lua.create_string(":preload:")?))),
+            _ => Ok((LuaValue::String(lua.create_string(format!("\n\tno field package.preload['{name}']"))?), LuaValue::Nil)),
+        }
+    })?;
+    drop(preload);
+    searchers.push(preload_searcher)?;
+    // 2. luamig.* modules embedded in the binary.
+    let embedded = lua.create_function(|lua, name: String| {
+        match EMBEDDED.iter().find(|(n, _)| *n == name) {
+            Some((_, src)) => {
+                let path = name.replace('.', "/");
+                let f = lua
+                    .load(*src)
+                    .set_name(format!("@<embedded>/{path}.lua"))
+                    .into_function()?;
+                Ok((LuaValue::Function(f), LuaValue::Nil))
+            }
+            None => Ok((LuaValue::String(lua.create_string(format!("\n\tno embedded module '{name}'"))?), LuaValue::Nil)),
+        }
+    })?;
+    searchers.push(embedded)?;
+    // 3. `.lua` files of the project folder: "routers" -> routers.lua, "a.b" -> a/b.lua.
+    let dir = project_dir.to_path_buf();
+    let shown = display_base.to_path_buf();
+    let project = lua.create_function(move |lua, name: String| {
+        let rel = PathBuf::from(name.replace('.', "/"));
+        let candidates = [rel.with_extension("lua"), rel.join("init.lua")];
+        for candidate in candidates {
+            let full = dir.join(&candidate);
+            if let Ok(bytes) = std::fs::read(&full) {
+                let display = shown.join(&candidate);
+                let f = lua
+                    .load(bytes)
+                    .set_name(format!("@{}", display.display()))
+                    .set_mode(mlua::chunk::ChunkMode::Text)
+                    .into_function()?;
+                return Ok((LuaValue::Function(f), LuaValue::Nil));
+            }
+        }
+        let msg = format!("\n\tno file '{}.lua' in the project folder", rel.display());
+        Ok((LuaValue::String(lua.create_string(msg)?), LuaValue::Nil))
+    })?;
+    searchers.push(project)?;
+    package.set("searchers", searchers)?;
+    Ok(())
+}
+
+fn preload_rust_modules(lua: &Lua) -> mlua::Result<()> {
+    let core = lua.create_function(|lua, ()| {
+        let t = lua.create_table()?;
+        // where(level): "file:line" of the function `level` frames above the caller.
+        t.set(
+            "where",
+            lua.create_function(|lua, level: usize| {
+                Ok(lua
+                    .inspect_stack(level, |d| {
+                        let src = d.source();
+                        let file = src
+                            .source
+                            .as_deref()
+                            .map(|s| s.strip_prefix('@').unwrap_or(s).to_string())
+                            .unwrap_or_default();
+                        match d.current_line() {
+                            Some(line) => format!("{file}:{line}"),
+                            None => file,
+                        }
+                    })
+                    .unwrap_or_default())
+            })?,
+        )?;
+        Ok(t)
+    })?;
+    lua.preload_module("luamig.core", core)?;
+    let apps = lua.create_function(|lua, ()| {
+        let t = lua.create_table()?;
+        t.set(
+            "is_installed",
+            lua.create_function(|lua, label: String| {
+                Ok(lua
+                    .app_data_ref::<InstalledApps>()
+                    .is_some_and(|apps| apps.0.contains(&label)))
+            })?,
+        )?;
+        Ok(t)
+    })?;
+    lua.preload_module("luamig.apps", apps)?;
+    super::json::preload(lua)?;
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! The schema editor: turns model states into DDL. Generic algorithms live here; SQLite's
+//! table rebuild and PostgreSQL's ALTER forms live in their own modules.
+
+pub mod columns;
+pub mod names;

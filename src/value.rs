@@ -1,0 +1,48 @@
+//! Values on their way between Lua, the engine and a database, independent of backend.
+
+use rust_decimal::Decimal;
+
+/// One SQL value. Dates, datetimes, times and UUIDs travel as text in their canonical form
+/// (`YYYY-MM-DD`, ISO 8601 UTC, `HH:MM:SS`, hyphenated lowercase UUID); each backend
+/// converts them at bind time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Bytes(Vec<u8>),
+    Decimal(Decimal),
+    Json(serde_json::Value),
+}
+
+impl Value {
+    /// True for SQL NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// A literal form for SQL text that is shown, never executed (`sqlmigrate` prints defaults
+    /// this way, as Django does).
+    pub fn to_sql_literal(&self) -> String {
+        match self {
+            Value::Null => "NULL".into(),
+            Value::Bool(b) => if *b { "1" } else { "0" }.into(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => format!("{f:?}"),
+            Value::Text(s) => quote_literal(s),
+            Value::Bytes(b) => {
+                let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                format!("X'{hex}'")
+            }
+            Value::Decimal(d) => format!("'{d}'"),
+            Value::Json(j) => quote_literal(&j.to_string()),
+        }
+    }
+}
+
+/// `'it''s'`: a string as an SQL literal.
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
