@@ -220,3 +220,60 @@ mod tests {
         assert_eq!(after.get(&key).map(|m| m.fields.len()), Some(3));
     }
 }
+
+/// The model Django auto-creates for a many-to-many field without `through`: table
+/// `<model table>_<field>`, with `id` and one foreign key to each side (`from_`/`to_`
+/// prefixes when a model relates to itself), unique together.
+pub fn auto_through_model(
+    model: &ModelState,
+    field_name: &str,
+    field: &Field,
+    max_name_length: usize,
+) -> Option<ModelState> {
+    let rel = field.relation.as_ref()?;
+    if rel.through.is_some() {
+        return None;
+    }
+    let from = model.name.to_lowercase();
+    let to = rel.to.name.clone();
+    let (from_name, to_name) = if model.key() == rel.to {
+        (format!("from_{from}"), format!("to_{to}"))
+    } else {
+        (from.clone(), to.clone())
+    };
+    let table = rel.db_table.clone().unwrap_or_else(|| {
+        crate::schema::names::truncate_name(
+            &format!("{}_{field_name}", model.db_table()),
+            max_name_length,
+        )
+    });
+    let fk = |target: ModelKey| {
+        let mut f = Field::new(FieldKind::ForeignKey);
+        f.db_index = true;
+        f.relation = Some(crate::fields::Relation {
+            to: target,
+            on_delete: crate::fields::OnDelete::Cascade,
+            related_name: None,
+            to_field: None,
+            db_constraint: true,
+            through: None,
+            db_table: None,
+        });
+        f
+    };
+    let mut through = ModelState {
+        app: model.app.clone(),
+        name: format!("{}_{field_name}", model.name),
+        fields: vec![
+            (from_name.clone(), fk(model.key())),
+            (to_name.clone(), fk(rel.to.clone())),
+        ],
+        options: ModelOptions {
+            db_table: Some(table),
+            unique_together: vec![vec![from_name, to_name]],
+            ..ModelOptions::default()
+        },
+    };
+    through.ensure_primary_key();
+    Some(through)
+}

@@ -46,3 +46,30 @@ impl Value {
 pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
+
+/// A value as a column of `kind` stores it on `vendor`: booleans as booleans, UUIDs without
+/// hyphens on SQLite (as Django stores them), decimals exact, JSON as JSON text.
+pub fn column_value(kind: crate::fields::FieldKind, v: &Value, vendor: crate::db::Vendor) -> Value {
+    use crate::fields::FieldKind as K;
+    match (kind, v) {
+        (_, Value::Null) => Value::Null,
+        (K::JSONField, Value::Json(_)) => v.clone(),
+        (K::JSONField, other) => Value::Json(match other {
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            Value::Text(s) => serde_json::Value::String(s.clone()),
+            Value::Decimal(d) => serde_json::Value::String(d.to_string()),
+            _ => serde_json::Value::Null,
+        }),
+        (K::UUIDField, Value::Text(s)) if vendor == crate::db::Vendor::Sqlite => {
+            Value::Text(s.replace('-', "").to_lowercase())
+        }
+        (K::DecimalField, Value::Text(s)) => s.trim().parse().map(Value::Decimal).unwrap_or_else(|_| v.clone()),
+        (K::DecimalField, Value::Int(i)) => Value::Decimal(Decimal::from(*i)),
+        (K::BooleanField, Value::Int(i)) => Value::Bool(*i != 0),
+        _ => v.clone(),
+    }
+}

@@ -297,12 +297,7 @@ impl Decoder {
             LuaValue::String(s) => Value::Text(s.to_str().map_err(|e| bad(loc, e))?.to_string()),
             LuaValue::Table(t) if *t == self.null => Value::Null,
             LuaValue::Table(_) => Value::Json(super::json::lua_to_json(v, 0).map_err(|e| bad(loc, e))?),
-            LuaValue::UserData(_) => match v.to_string() {
-                Ok(s) if s.parse::<rust_decimal::Decimal>().is_ok() => {
-                    Value::Decimal(s.parse().map_err(|e| bad(loc, format!("{e}")))?)
-                }
-                _ => return Err(bad(loc, "this value cannot be stored in a field")),
-            },
+            LuaValue::UserData(_) => super::convert::to_value(v).map_err(|e| bad(loc, e))?,
             other => return Err(bad(loc, format!("a {} cannot be stored in a field", other.type_name()))),
         })
     }

@@ -1,6 +1,8 @@
 //! The embedded Lua interpreter: the VM and its `require`, the one boundary where Lua errors
 //! become luamig errors, and decoding of migration files into engine types.
 
+pub mod convert;
+pub mod decimal;
 pub mod decode;
 pub mod errors;
 pub mod json;

@@ -4,8 +4,8 @@
 mod database;
 mod state;
 
-pub use database::{OperationContext, database_backwards, database_forwards};
-pub use state::state_forwards;
+pub use database::{LuaRunner, OperationContext, database_backwards, database_forwards};
+pub use state::{check_relations, state_forwards};
 
 use std::collections::BTreeMap;
 

@@ -3,3 +3,9 @@
 
 pub mod columns;
 pub mod names;
+pub mod editor;
+pub mod sqlite;
+
+pub use editor::SchemaEditor;
+mod fields;
+mod postgres;

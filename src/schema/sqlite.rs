@@ -1,0 +1,73 @@
+//! SQLite's table rebuild, for changes its ALTER TABLE cannot make
+//! (https://www.sqlite.org/lang_altertable.html#otheralter): create `new__<table>` with the
+//! new definition, copy every row, drop the old table, rename, then recreate every index,
+//! including indexes the model state does not know (made by RunSQL).
+
+use crate::db::quote_name;
+use crate::error::Result;
+use crate::state::{ModelState, ProjectState};
+use crate::value::Value;
+
+use super::SchemaEditor;
+
+impl SchemaEditor {
+    /// Rebuilds `new_model`'s table. `copy` lists `(new column, SELECT expression over the
+    /// old table)`; `params` are the expression's `%s` values in order.
+    pub fn remake_table(
+        &mut self,
+        state: &ProjectState,
+        new_model: &ModelState,
+        copy: Vec<(String, String)>,
+        params: Vec<Value>,
+    ) -> Result<()> {
+        self.flush_deferred()?;
+        let table = new_model.db_table();
+        let temp = format!("new__{table}");
+        let extra_indexes = self.indexes_outside_model(new_model, &table)?;
+        self.create_table(state, new_model, &temp)?;
+        let (cols, exprs): (Vec<String>, Vec<String>) = copy.into_iter().unzip();
+        let insert = format!(
+            "INSERT INTO {} ({}) SELECT {} FROM {}",
+            quote_name(&temp),
+            cols.iter().map(|c| quote_name(c)).collect::<Vec<_>>().join(", "),
+            exprs.join(", "),
+            quote_name(&table)
+        );
+        self.execute(&insert, &params)?;
+        self.drop_table(&table)?;
+        self.alter_db_table(&temp, &table)?;
+        for sql in self.model_index_sql(new_model, &table) {
+            self.execute(&sql, &[])?;
+        }
+        for sql in extra_indexes {
+            // An index on a column that no longer exists goes with the column.
+            if !self.collecting() && self.db.execute(&sql, &[]).is_err() {
+                continue;
+            }
+        }
+        Ok(())
+    }
+
+    /// CREATE INDEX statements of indexes on `table` that the model state would not recreate.
+    fn indexes_outside_model(&mut self, model: &ModelState, table: &str) -> Result<Vec<String>> {
+        if self.collecting() {
+            return Ok(Vec::new());
+        }
+        let known: Vec<String> = self.model_index_sql(model, table);
+        let rows = self.db.query(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
+            &[Value::Text(table.to_string())],
+        )?;
+        Ok(rows
+            .rows
+            .into_iter()
+            .filter_map(|r| match (r.first(), r.get(1)) {
+                (Some(Value::Text(name)), Some(Value::Text(sql))) => {
+                    let quoted = quote_name(name);
+                    (!known.iter().any(|k| k.contains(&quoted))).then(|| sql.clone())
+                }
+                _ => None,
+            })
+            .collect())
+    }
+}
