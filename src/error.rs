@@ -46,8 +46,9 @@ pub enum Error {
     #[error("{0}")]
     Plan(String),
 
-    /// A failure while running one migration; wraps the cause with what stayed applied.
-    #[error("{migration}: {cause}{}", note.as_deref().map(|n| format!("\n{n}")).unwrap_or_default())]
+    /// A failure while running one migration: the cause, where it happened
+    /// (`orders.0002_x, operation 3 (RunLua)`) and what stayed applied.
+    #[error("{cause}\n  in {migration}{}", note.as_deref().map(|n| format!("\n  {n}")).unwrap_or_default())]
     Migration {
         migration: String,
         cause: Box<Error>,

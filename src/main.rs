@@ -1,1 +1,19 @@
-fn main() {}
+//! The `luamig` binary: parse the command line, run, print errors as `error: ...`.
+
+use clap::Parser;
+
+fn main() {
+    // A bug must still read as one clear line, never a Rust backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error in luamig: {info}");
+    }));
+    let cli = luamig::cli::Cli::parse();
+    let code = match luamig::commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            luamig::report::print_error(&e);
+            1
+        }
+    };
+    std::process::exit(code);
+}

@@ -61,9 +61,14 @@ pub struct Database {
 }
 
 impl Database {
-    /// Opens the database at `url` under `alias`.
-    pub fn connect(alias: &str, url: &DatabaseUrl) -> Result<Database> {
+    /// Opens the database at `url` under `alias`. With `create` false, a SQLite file that
+    /// does not exist is not created: an empty in-memory database stands in for it (so
+    /// `--plan`, `showmigrations` and `sqlmigrate` leave no file behind).
+    pub fn connect(alias: &str, url: &DatabaseUrl, create: bool) -> Result<Database> {
         let conn: Box<dyn Connection> = match url {
+            DatabaseUrl::Sqlite(Some(path)) if !create && !path.exists() => {
+                Box::new(sqlite::SqliteConnection::open(None)?)
+            }
             DatabaseUrl::Sqlite(path) => Box::new(sqlite::SqliteConnection::open(path.as_deref())?),
             DatabaseUrl::Postgres { .. } => {
                 return Err(Error::Settings(format!(

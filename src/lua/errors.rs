@@ -85,3 +85,61 @@ fn user_frames(lines: impl Iterator<Item = String>) -> Vec<String> {
         })
         .collect()
 }
+
+/// Runs `f(args)` through `luamig.errors.run`, so an error *value* (a table with kind,
+/// message and where) survives, and turns a failure into an [`Error::Lua`].
+pub fn call_protected(lua: &mlua::Lua, f: &mlua::Function, args: impl mlua::IntoLuaMulti) -> Result<mlua::MultiValue, Error> {
+    let require: mlua::Function = lua.globals().get("require").map_err(lua_error)?;
+    let errors: mlua::Table = require.call("luamig.errors").map_err(lua_error)?;
+    let run: mlua::Function = errors.get("run").map_err(lua_error)?;
+    let mut args = args.into_lua_multi(lua).map_err(lua_error)?;
+    args.push_front(mlua::Value::Function(f.clone()));
+    let mut results = run.call::<mlua::MultiValue>(args).map_err(lua_error)?;
+    match results.pop_front() {
+        Some(mlua::Value::Boolean(false)) => {
+            let err = results.pop_front().unwrap_or(mlua::Value::Nil);
+            let tb = results
+                .pop_front()
+                .and_then(|v| v.as_string().map(|s| s.to_string_lossy()))
+                .unwrap_or_default();
+            Err(describe_failure(&err, &tb))
+        }
+        _ => Ok(results),
+    }
+}
+
+/// The message of a failed call: error values read `file:line: Kind: message`.
+fn describe_failure(err: &mlua::Value, traceback: &str) -> Error {
+    let message = match err {
+        mlua::Value::Table(t) => {
+            let kind: Option<String> = t.get("kind").ok();
+            let msg: Option<String> = t.get("message").ok();
+            let place: Option<String> = t.get("where").ok();
+            match (kind, msg) {
+                (Some(k), Some(m)) => match place.filter(|p| !p.is_empty()) {
+                    Some(p) => format!("{p}: {k}: {m}"),
+                    None => format!("{k}: {m}"),
+                },
+                _ => err.to_string().unwrap_or_else(|_| "a Lua table was raised as an error".into()),
+            }
+        }
+        mlua::Value::Error(e) => {
+            let converted = lua_error((**e).clone());
+            return match converted {
+                Error::Lua { message, traceback: mut tb } => {
+                    tb.extend(user_frames(traceback.lines().map(str::to_string)));
+                    tb.dedup();
+                    Error::Lua { message, traceback: tb }
+                }
+                other => other,
+            };
+        }
+        mlua::Value::String(s) => s.to_string_lossy(),
+        mlua::Value::Nil => "error raised with no message (error(nil))".into(),
+        other => other.to_string().unwrap_or_else(|_| format!("a {} was raised as an error", other.type_name())),
+    };
+    Error::Lua {
+        message: message.lines().next().unwrap_or_default().to_string(),
+        traceback: user_frames(traceback.lines().map(str::to_string)),
+    }
+}

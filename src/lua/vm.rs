@@ -16,6 +16,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("luamig._check", include_str!("../../lua-stdlib/luamig/_check.lua")),
     ("luamig.models", include_str!("../../lua-stdlib/luamig/models.lua")),
     ("luamig.migrations", include_str!("../../lua-stdlib/luamig/migrations.lua")),
+    ("luamig.errors", include_str!("../../lua-stdlib/luamig/errors.lua")),
 ];
 
 /// Apps that `require("luamig.apps").is_installed` reports.
@@ -175,6 +176,13 @@ fn preload_rust_modules(lua: &Lua) -> mlua::Result<()> {
                         }
                     })
                     .unwrap_or_default())
+            })?,
+        )?;
+        // traceback(level): the stack from `level` frames above the caller, as text.
+        t.set(
+            "traceback",
+            lua.create_function(|lua, level: usize| {
+                Ok(lua.traceback(None, level + 1)?.to_string_lossy())
             })?,
         )?;
         Ok(t)

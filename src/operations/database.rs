@@ -141,7 +141,7 @@ fn run(op: &Operation, cx: &mut OperationContext, from: &ProjectState, to: &Proj
             match f {
                 Some(f) if cx.editor.collecting() => {
                     let _ = f;
-                    cx.editor.comment("-- (Lua code: not shown)");
+                    cx.editor.comment("-- THIS OPERATION CANNOT BE WRITTEN AS SQL");
                     Ok(())
                 }
                 Some(f) => {

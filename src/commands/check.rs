@@ -1,0 +1,14 @@
+//! `luamig check`: every check `migrate` makes, changing nothing.
+
+use crate::error::Result;
+use crate::executor::Executor;
+use crate::loader::Project;
+
+pub fn run(project: &Project, alias: &str) -> Result<i32> {
+    let db = super::open(project, alias, false)?;
+    let ex = Executor::new(project, db)?;
+    ex.check()?;
+    ex.check_states()?;
+    println!("System check identified no issues.");
+    Ok(0)
+}

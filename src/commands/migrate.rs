@@ -1,0 +1,103 @@
+//! `luamig migrate [APP [TARGET]]`.
+
+use crate::error::{Error, Result};
+use crate::executor::{Executor, RunOptions, Step};
+use crate::graph::NodeKey;
+use crate::loader::Project;
+use crate::report::ConsoleProgress;
+
+/// Flags of `migrate`.
+pub struct Args {
+    pub app: Option<String>,
+    pub target: Option<String>,
+    pub fake: bool,
+    pub fake_initial: bool,
+    pub plan: bool,
+    pub check: bool,
+}
+
+pub fn run(project: &Project, alias: &str, args: Args) -> Result<i32> {
+    let read_only = args.plan || args.check;
+    let db = super::open(project, alias, !read_only)?;
+    let ex = Executor::new(project, db)?;
+    ex.check()?;
+    ex.check_states()?;
+    let (targets, heading) = targets(project, &ex, &args)?;
+    let plan = ex.graph.migration_plan(&targets, false);
+    if args.plan {
+        print_plan(&ex, &plan)?;
+        return Ok(0);
+    }
+    ex.check_reversible(&plan)?;
+    if args.check {
+        if plan.is_empty() {
+            return Ok(0);
+        }
+        eprintln!("{} unapplied migration(s): {}", plan.len(), plan.iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>().join(", "));
+        return Ok(1);
+    }
+    println!("Operations to perform:");
+    println!("  {heading}");
+    println!("Running migrations:");
+    if plan.is_empty() {
+        println!("  No migrations to apply.");
+        return Ok(0);
+    }
+    let opts = RunOptions { fake: args.fake, fake_initial: args.fake_initial };
+    ex.migrate(&plan, opts, &mut ConsoleProgress)?;
+    Ok(0)
+}
+
+fn targets(project: &Project, ex: &Executor, args: &Args) -> Result<(Vec<(String, Option<NodeKey>)>, String)> {
+    let Some(app) = &args.app else {
+        let t = project
+            .apps
+            .iter()
+            .flat_map(|a| ex.graph.leaf_nodes(a).into_iter().map(|k| (k.app.clone(), Some(k))))
+            .collect();
+        return Ok((t, format!("Apply all migrations: {}", project.apps.join(", "))));
+    };
+    if !project.apps.contains(app) || ex.graph.leaf_nodes(app).is_empty() {
+        return Err(Error::Usage(format!("app '{app}' has no migrations")));
+    }
+    match &args.target {
+        None => {
+            let t = ex.graph.leaf_nodes(app).into_iter().map(|k| (app.clone(), Some(k))).collect();
+            Ok((t, format!("Apply all migrations: {app}")))
+        }
+        Some(name) => match ex.graph.resolve_target(app, name)? {
+            None => Ok((vec![(app.clone(), None)], format!("Unapply all migrations: {app}"))),
+            Some(key) => {
+                let heading = format!("Target specific migration: {}, from {app}", key.name);
+                Ok((vec![(app.clone(), Some(key))], heading))
+            }
+        },
+    }
+}
+
+fn print_plan(ex: &Executor, plan: &[Step]) -> Result<()> {
+    println!("Planned operations:");
+    if plan.is_empty() {
+        println!("  No planned migration operations.");
+    }
+    for (key, backwards) in plan {
+        println!("{key}");
+        let m = ex.migration(key)?;
+        let ops: Box<dyn Iterator<Item = _>> = if *backwards {
+            Box::new(m.operations.iter().rev())
+        } else {
+            Box::new(m.operations.iter())
+        };
+        for op in ops {
+            let mut text = op.describe();
+            if *backwards {
+                if !op.reversible() {
+                    text.push_str(" -> IRREVERSIBLE");
+                }
+                text = format!("Undo {text}");
+            }
+            println!("    {text}");
+        }
+    }
+    Ok(())
+}

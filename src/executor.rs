@@ -1,0 +1,498 @@
+//! Runs a plan: replays project state, applies or unapplies migrations in transactions,
+//! records them, and reports progress through a callback (it never prints).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use crate::db::{Database, Vendor};
+use crate::error::{Error, Result};
+use crate::graph::{MigrationGraph, NodeKey};
+use crate::loader::{Project, graph_nodes};
+use crate::migration::Migration;
+use crate::operations::{
+    Hints, Operation, OperationContext, OperationKind, check_relations, database_backwards, database_forwards,
+    state_forwards,
+};
+use crate::recorder::{AppliedRow, Recorder};
+use crate::router::Router;
+use crate::runlua::RunLuaHost;
+use crate::schema::SchemaEditor;
+use crate::state::ProjectState;
+
+/// One step of a plan: a migration and its direction.
+pub type Step = (NodeKey, bool);
+
+/// Receives progress; the command line prints it (Django's `migration_progress_callback`).
+pub trait Progress {
+    /// A migration starts (`Applying x...`).
+    fn start(&mut self, key: &NodeKey, backwards: bool);
+    /// It finished; `fake` when only recorded.
+    fn success(&mut self, key: &NodeKey, backwards: bool, fake: bool);
+}
+
+/// How `migrate` runs its plan.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    pub fake: bool,
+    pub fake_initial: bool,
+}
+
+/// A project bound to one database.
+pub struct Executor<'p> {
+    pub project: &'p Project,
+    pub db: Rc<Database>,
+    pub graph: MigrationGraph,
+    pub applied: BTreeMap<NodeKey, AppliedRow>,
+    router: Router<'p>,
+}
+
+impl<'p> Executor<'p> {
+    /// Reads the history of `db` and builds the graph.
+    pub fn new(project: &'p Project, db: Rc<Database>) -> Result<Self> {
+        let applied = Recorder::new(&db).applied()?;
+        let applied_keys: BTreeSet<NodeKey> = applied.keys().cloned().collect();
+        let graph = MigrationGraph::build(graph_nodes(&project.migrations), &applied_keys)?;
+        let router = Router::new(&project.settings.routers, &project.vm.lua);
+        Ok(Executor { project, db, graph, applied, router })
+    }
+
+    /// The checks every `migrate` and `check` makes: one leaf per app, consistent history,
+    /// and applied files unchanged and present.
+    pub fn check(&self) -> Result<()> {
+        self.graph.check_conflicts()?;
+        self.graph.check_consistent_history()?;
+        self.check_files_match_history()
+    }
+
+    /// Applied migrations of installed apps whose file changed (checksum) or vanished.
+    pub fn check_files_match_history(&self) -> Result<()> {
+        let replaced: BTreeSet<&NodeKey> = self.project.migrations.values().flat_map(|m| &m.replaces).collect();
+        let mut problems = Vec::new();
+        for (key, row) in &self.applied {
+            if !self.project.apps.contains(&key.app) {
+                continue;
+            }
+            match self.project.migrations.get(key) {
+                None if replaced.contains(key) => {}
+                None => problems.push(format!(
+                    "migration {key} is applied but its file is gone (restore the file, or unapply it with a copy of the file)"
+                )),
+                Some(m) => {
+                    if let Some(sum) = &row.checksum {
+                        if sum != &m.checksum {
+                            problems.push(format!(
+                                "migration {key} was changed after it was applied ({}): restore the applied version, or put the change in a new migration",
+                                m.display_path()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        match problems.len() {
+            0 => Ok(()),
+            _ => Err(Error::History(problems.join("\n"))),
+        }
+    }
+
+    /// The migration behind a key.
+    pub fn migration(&self, key: &NodeKey) -> Result<&'p Migration> {
+        self.project
+            .migrations
+            .get(key)
+            .ok_or_else(|| Error::Plan(format!("migration {key} has no file")))
+    }
+
+    /// Refuses a plan that unapplies an irreversible operation, before anything runs.
+    pub fn check_reversible(&self, plan: &[Step]) -> Result<()> {
+        for (key, backwards) in plan {
+            if !backwards {
+                continue;
+            }
+            let m = self.migration(key)?;
+            if let Some((i, op)) = m.operations.iter().enumerate().find(|(_, op)| !op.reversible()) {
+                return Err(Error::Plan(format!(
+                    "{}: migration {key} cannot be unapplied: operation {} ({}) is irreversible{}; nothing was unapplied",
+                    op.location,
+                    i + 1,
+                    op.type_name(),
+                    match op.kind {
+                        OperationKind::RunSql { .. } => " (it has no reverse_sql)",
+                        OperationKind::RunLua { .. } => " (it has no reverse_code)",
+                        _ => "",
+                    }
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Replays every migration's state half in plan order, so a migration that refers to a
+    /// model or field that does not exist fails before anything is applied.
+    pub fn check_states(&self) -> Result<()> {
+        let mut state = ProjectState::new();
+        for key in self.graph.full_plan() {
+            let m = self.migration(&key)?;
+            apply_state(m, &mut state)?;
+        }
+        Ok(())
+    }
+
+    /// The state with every applied migration, in full-plan order.
+    fn applied_state(&self) -> Result<ProjectState> {
+        let mut state = ProjectState::new();
+        for key in self.graph.full_plan() {
+            if self.graph.is_applied(&key) {
+                apply_state(self.migration(&key)?, &mut state)?;
+            }
+        }
+        Ok(state)
+    }
+
+    /// The state before each migration of a backwards plan (Django's `_migrate_all_backwards`).
+    fn states_before(&self, plan: &[Step]) -> Result<BTreeMap<NodeKey, ProjectState>> {
+        let mut wanted: BTreeSet<&NodeKey> = plan.iter().map(|(k, _)| k).collect();
+        let mut states = BTreeMap::new();
+        let mut state = ProjectState::new();
+        for key in self.graph.full_plan() {
+            if wanted.is_empty() {
+                break;
+            }
+            if !self.graph.is_applied(&key) {
+                continue;
+            }
+            if wanted.remove(&key) {
+                states.insert(key.clone(), state.clone());
+            }
+            apply_state(self.migration(&key)?, &mut state)?;
+        }
+        Ok(states)
+    }
+
+    /// Runs a plan (all forwards or all backwards, as `migration_plan` returns for one
+    /// target set) and records each step.
+    pub fn migrate(&self, plan: &[Step], opts: RunOptions, progress: &mut dyn Progress) -> Result<()> {
+        if plan.is_empty() {
+            return Ok(());
+        }
+        Recorder::new(&self.db).ensure_table()?;
+        if plan.iter().all(|(_, b)| !b) {
+            let planned: BTreeSet<&NodeKey> = plan.iter().map(|(k, _)| k).collect();
+            let mut state = self.applied_state()?;
+            for key in self.graph.full_plan() {
+                if planned.contains(&key) {
+                    state = self.apply(&key, state, opts, progress)?;
+                }
+            }
+            return Ok(());
+        }
+        let states = self.states_before(plan)?;
+        for (key, backwards) in plan {
+            let state = match states.get(key) {
+                Some(s) if *backwards => s.clone(),
+                _ => return Err(Error::Plan(format!("cannot mix applying and unapplying in one run ({key})"))),
+            };
+            self.unapply(key, state, opts, progress)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&self, key: &NodeKey, state: ProjectState, opts: RunOptions, progress: &mut dyn Progress) -> Result<ProjectState> {
+        let m = self.migration(key)?;
+        progress.start(key, false);
+        let fake = opts.fake || (opts.fake_initial && self.initial_tables_exist(m, &state)?);
+        let mut after = state.clone();
+        if fake {
+            apply_state(m, &mut after)?;
+            self.record(m, false)?;
+            progress.success(key, false, true);
+            return Ok(after);
+        }
+        let after = self.run_migration(m, state, false)?;
+        progress.success(key, false, false);
+        Ok(after)
+    }
+
+    fn unapply(&self, key: &NodeKey, state: ProjectState, opts: RunOptions, progress: &mut dyn Progress) -> Result<()> {
+        let m = self.migration(key)?;
+        progress.start(key, true);
+        if opts.fake {
+            self.record(m, true)?;
+        } else {
+            self.run_migration(m, state, true)?;
+        }
+        progress.success(key, true, opts.fake);
+        Ok(())
+    }
+
+    fn record(&self, m: &Migration, backwards: bool) -> Result<()> {
+        let recorder = Recorder::new(&self.db);
+        // A squashed migration is recorded under the names it replaces as well.
+        let keys = std::iter::once(&m.key).chain(&m.replaces);
+        for key in keys {
+            let checksum = self.project.migrations.get(key).map(|r| r.checksum.as_str());
+            recorder.record_unapplied(key)?;
+            if !backwards {
+                recorder.record_applied(key, checksum)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one migration's operations (forwards from `state`, or backwards where `state` is
+    /// the state before it), in a transaction when atomic, and records it.
+    fn run_migration(&self, m: &Migration, state: ProjectState, backwards: bool) -> Result<ProjectState> {
+        let atomic = m.atomic;
+        if atomic {
+            self.db.execute("BEGIN", &[])?;
+        }
+        let result = self.run_operations(m, state, backwards).and_then(|after| {
+            self.check_foreign_keys(m)?;
+            self.record(m, backwards)?;
+            Ok(after)
+        });
+        match result {
+            Ok(after) => {
+                if atomic {
+                    self.db.execute("COMMIT", &[])?;
+                }
+                Ok(after)
+            }
+            Err(e) => {
+                if atomic {
+                    // The original error matters more than a failed rollback.
+                    let _ = self.db.execute("ROLLBACK", &[]);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn run_operations(&self, m: &Migration, state: ProjectState, backwards: bool) -> Result<ProjectState> {
+        let mut editor = SchemaEditor::new(self.db.clone(), false);
+        let host = RunLuaHost { lua: &self.project.vm.lua, db: self.db.clone() };
+        let allow = |model: Option<&str>, hints: &Hints| self.router.allow_migrate(&self.db.alias, &m.key.app, model, hints);
+        let steps = operation_states(m, state)?;
+        let order: Vec<usize> = if backwards { (0..steps.len()).rev().collect() } else { (0..steps.len()).collect() };
+        let mut done = 0;
+        for i in order {
+            let (op, before, after) = &steps[i];
+            let mut cx = OperationContext { app: &m.key.app, editor: &mut editor, allow: &allow, lua: &host };
+            let outcome = run_one(op, &mut cx, before, after, backwards, m.atomic, &self.db);
+            if let Err(cause) = outcome {
+                return Err(self.operation_failure(m, i, op, cause, done, backwards));
+            }
+            done += 1;
+        }
+        editor.flush_deferred().map_err(|e| Error::Migration {
+            migration: m.key.to_string(),
+            cause: Box::new(Error::State { location: m.location.clone(), message: e.to_string() }),
+            note: m.atomic.then(|| format!("{} rolled back: the database is as it was before it", m.key)),
+        })?;
+        Ok(steps.last().map(|(_, before, after)| if backwards { before.clone() } else { after.clone() }).unwrap_or_default())
+    }
+
+    fn operation_failure(&self, m: &Migration, i: usize, op: &Operation, cause: Error, done: usize, backwards: bool) -> Error {
+        let note = if m.atomic {
+            Some(format!(
+                "{} rolled back: the database is as it was before {}",
+                m.key,
+                if backwards { "unapplying it" } else { "it" }
+            ))
+        } else if done == 0 {
+            Some(format!("{} is not atomic; no earlier operation had run, and it was not recorded", m.key))
+        } else {
+            Some(format!(
+                "{} is not atomic: the {done} operation(s) before this one stayed {}, and the migration was not recorded as {}",
+                m.key,
+                if backwards { "unapplied" } else { "applied" },
+                if backwards { "unapplied" } else { "applied" }
+            ))
+        };
+        // Lua errors already start with their file and line; others get the operation's.
+        let cause = match cause {
+            e @ (Error::Lua { .. } | Error::State { .. } | Error::Migration { .. }) => e,
+            other => Error::State { location: op.location.clone(), message: other.to_string() },
+        };
+        Error::Migration {
+            migration: format!("{}, operation {} ({})", m.key, i + 1, op.type_name()),
+            cause: Box::new(cause),
+            note,
+        }
+    }
+
+    /// SQLite does not check deferred foreign keys while they are switched off for table
+    /// rebuilds, so each migration checks them before it commits.
+    fn check_foreign_keys(&self, m: &Migration) -> Result<()> {
+        if self.db.vendor != Vendor::Sqlite {
+            return Ok(());
+        }
+        let rows = self.db.query("PRAGMA foreign_key_check", &[])?;
+        if let Some(r) = rows.rows.first() {
+            let table = match r.first() {
+                Some(crate::value::Value::Text(t)) => t.clone(),
+                _ => String::new(),
+            };
+            return Err(Error::Migration {
+                migration: m.key.to_string(),
+                cause: Box::new(Error::State {
+                    location: m.location.clone(),
+                    message: format!("foreign key check failed: {} row(s) of table {table} point at rows that do not exist", rows.rows.len()),
+                }),
+                note: m.atomic.then(|| format!("{} rolled back: the database is as it was before it", m.key)),
+            });
+        }
+        Ok(())
+    }
+
+    /// `--fake-initial`: an initial migration whose tables (and added columns) all exist.
+    fn initial_tables_exist(&self, m: &Migration, state: &ProjectState) -> Result<bool> {
+        let is_initial = m.initial.unwrap_or_else(|| !m.dependencies.iter().any(|d| d.app == m.key.app));
+        if !is_initial {
+            return Ok(false);
+        }
+        let tables: BTreeSet<String> = self.db.table_names()?.into_iter().collect();
+        let mut after = state.clone();
+        let mut found_any = false;
+        for op in &m.operations {
+            state_forwards(op, &m.key.app, &mut after)?;
+            match &op.kind {
+                OperationKind::CreateModel { name, .. } => {
+                    let Some(model) = after.model(&m.key.app, name) else { return Ok(false) };
+                    if !model.is_managed() {
+                        continue;
+                    }
+                    if !tables.contains(&model.db_table()) {
+                        return Ok(false);
+                    }
+                    found_any = true;
+                }
+                OperationKind::AddField { model_name, name, .. } => {
+                    let Some(model) = after.model(&m.key.app, model_name) else { return Ok(false) };
+                    let Some(col) = model.field(name).and_then(|f| f.column(name)) else { continue };
+                    if !self.db.column_names(&model.db_table())?.contains(&col) {
+                        return Ok(false);
+                    }
+                    found_any = true;
+                }
+                _ => return Ok(false),
+            }
+        }
+        Ok(found_any)
+    }
+
+    /// The SQL a migration would run (sqlmigrate): the same operations, collected.
+    pub fn collect_sql(&self, key: &NodeKey, backwards: bool) -> Result<Vec<String>> {
+        let m = self.migration(key)?;
+        if backwards {
+            self.check_reversible(&[(key.clone(), true)])?;
+        }
+        let mut before = ProjectState::new();
+        for k in self.graph.forwards_plan(key) {
+            if &k == key {
+                break;
+            }
+            apply_state(self.migration(&k)?, &mut before)?;
+        }
+        let mut editor = SchemaEditor::new(self.db.clone(), true);
+        let host = RunLuaHost { lua: &self.project.vm.lua, db: self.db.clone() };
+        let allow = |model: Option<&str>, hints: &Hints| self.router.allow_migrate(&self.db.alias, &m.key.app, model, hints);
+        let steps = operation_states(m, before)?;
+        let order: Vec<usize> = if backwards { (0..steps.len()).rev().collect() } else { (0..steps.len()).collect() };
+        let mut out = Vec::new();
+        if m.atomic {
+            out.push("BEGIN;".to_string());
+        }
+        for i in order {
+            let (op, before, after) = &steps[i];
+            out.push("--".into());
+            out.push(format!("-- {}", op.describe()));
+            out.push("--".into());
+            let mut cx = OperationContext { app: &m.key.app, editor: &mut editor, allow: &allow, lua: &host };
+            if backwards {
+                database_backwards(op, &mut cx, after, before)?;
+            } else {
+                database_forwards(op, &mut cx, before, after)?;
+            }
+            let sql = editor.take_collected();
+            if sql.is_empty() {
+                out.push("-- (no-op)".into());
+            }
+            out.extend(sql);
+        }
+        editor.flush_deferred()?;
+        out.extend(editor.take_collected());
+        if m.atomic {
+            out.push("COMMIT;".to_string());
+        }
+        Ok(out)
+    }
+}
+
+/// Each operation with the state before and after it.
+fn operation_states(m: &Migration, mut state: ProjectState) -> Result<Vec<(&Operation, ProjectState, ProjectState)>> {
+    let mut steps = Vec::with_capacity(m.operations.len());
+    for op in &m.operations {
+        let before = state.clone();
+        state_forwards(op, &m.key.app, &mut state)?;
+        steps.push((op, before, state.clone()));
+    }
+    Ok(steps)
+}
+
+/// Applies a migration's state half and checks that its relations point at real models.
+pub fn apply_state(m: &Migration, state: &mut ProjectState) -> Result<()> {
+    let mut touched = Vec::new();
+    for op in &m.operations {
+        state_forwards(op, &m.key.app, state)?;
+        collect_touched(op, &mut touched);
+    }
+    check_relations(state, &m.key.app, &touched)
+}
+
+fn collect_touched(op: &Operation, out: &mut Vec<String>) {
+    use OperationKind::*;
+    match &op.kind {
+        CreateModel { name, .. } => out.push(name.clone()),
+        AddField { model_name, .. } | AlterField { model_name, .. } => out.push(model_name.clone()),
+        RunSql { state_operations, .. } | SeparateDatabaseAndState { state_operations, .. } => {
+            for inner in state_operations {
+                collect_touched(inner, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Runs one operation; a RunLua with `atomic = true` inside a non-atomic migration gets a
+/// transaction of its own.
+fn run_one(
+    op: &Operation,
+    cx: &mut OperationContext,
+    before: &ProjectState,
+    after: &ProjectState,
+    backwards: bool,
+    migration_atomic: bool,
+    db: &Database,
+) -> Result<()> {
+    let own_tx = !migration_atomic && matches!(op.kind, OperationKind::RunLua { atomic: Some(true), .. });
+    if own_tx {
+        db.execute("BEGIN", &[])?;
+    }
+    let result = if backwards {
+        database_backwards(op, cx, after, before)
+    } else {
+        database_forwards(op, cx, before, after)
+    };
+    if own_tx {
+        match &result {
+            Ok(()) => {
+                db.execute("COMMIT", &[])?;
+            }
+            Err(_) => {
+                let _ = db.execute("ROLLBACK", &[]);
+            }
+        }
+    }
+    result
+}

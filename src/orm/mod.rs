@@ -1,0 +1,4 @@
+//! The ORM that RunLua code uses: historical models built from the project state at one
+//! point of the history, managers, querysets and instances.
+
+pub mod registry;
