@@ -1,0 +1,146 @@
+//! Test harness: a project in a temporary folder, the real `luamig` binary run in it, and
+//! direct reads of its database to check schema and rows.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A throwaway luamig project (settings optional) with a SQLite database file.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+/// What a run of the binary produced.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with the whole output unless the run succeeded.
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "luamig failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Panics unless the run failed with status 1 and one `error:` line on stderr.
+    pub fn fails(self) -> Run {
+        assert_eq!(self.code, 1, "expected exit 1\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert!(self.stderr.starts_with("error: "), "stderr must start with 'error: ':\n{}", self.stderr);
+        assert!(!self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"), "{}", self.stderr);
+        self
+    }
+
+    /// The first line of stderr.
+    pub fn error_line(&self) -> &str {
+        self.stderr.lines().next().unwrap_or("")
+    }
+}
+
+impl Default for Project {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Project {
+    /// An empty project folder.
+    pub fn new() -> Self {
+        Project { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    /// The project folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file relative to the project folder (creating folders).
+    pub fn write(&self, rel: &str, content: &str) -> &Self {
+        let p = self.dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, content).expect("write");
+        self
+    }
+
+    /// Writes `migrations/<app>/<name>.lua`.
+    pub fn migration(&self, app: &str, name: &str, content: &str) -> &Self {
+        self.write(&format!("migrations/{app}/{name}.lua"), content)
+    }
+
+    /// Runs `luamig args...` in the project folder.
+    pub fn luamig(&self, args: &[&str]) -> Run {
+        let out: Output = Command::new(env!("CARGO_BIN_EXE_luamig"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("DATABASE_URL")
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("run luamig");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The default database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("db.sqlite3")
+    }
+
+    /// Runs a query on the default SQLite database; every value as text ("NULL" for null).
+    pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
+        let conn = rusqlite::Connection::open(self.db_path()).expect("open db");
+        let mut stmt = conn.prepare(sql).expect("prepare");
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                (0..n)
+                    .map(|i| {
+                        Ok(match r.get_ref(i)? {
+                            rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                            rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                            rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                            rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                            rusqlite::types::ValueRef::Blob(b) => format!("{b:?}"),
+                        })
+                    })
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .expect("query");
+        rows.map(|r| r.expect("row")).collect()
+    }
+
+    /// Table names (without sqlite internals), sorted.
+    pub fn tables(&self) -> Vec<String> {
+        self.query("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect()
+    }
+
+    /// `name type notnull pk` of each column of a table.
+    pub fn columns(&self, table: &str) -> Vec<String> {
+        self.query(&format!("SELECT name, type, \"notnull\", pk FROM pragma_table_info('{table}') ORDER BY cid"))
+            .into_iter()
+            .map(|r| r.join(" "))
+            .collect()
+    }
+
+    /// Names of indexes on a table, sorted (SQLite's automatic ones included).
+    pub fn indexes(&self, table: &str) -> Vec<String> {
+        self.query(&format!("SELECT name FROM pragma_index_list('{table}') ORDER BY name"))
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect()
+    }
+
+    /// The whole database file's bytes (to prove it unchanged).
+    pub fn db_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.db_path()).unwrap_or_default()
+    }
+}
+
+/// The standard prelude of a migration file.
+pub const HEAD: &str = "local migrations = require(\"luamig.migrations\")\nlocal models = require(\"luamig.models\")\n";
