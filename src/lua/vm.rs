@@ -17,6 +17,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("luamig.models", include_str!("../../lua-stdlib/luamig/models.lua")),
     ("luamig.migrations", include_str!("../../lua-stdlib/luamig/migrations.lua")),
     ("luamig.errors", include_str!("../../lua-stdlib/luamig/errors.lua")),
+    ("luamig.orm", include_str!("../../lua-stdlib/luamig/orm.lua")),
 ];
 
 /// Apps that `require("luamig.apps").is_installed` reports.

@@ -2,3 +2,7 @@
 //! point of the history, managers, querysets and instances.
 
 pub mod registry;
+pub mod core;
+pub mod meta;
+pub mod query;
+pub mod values;

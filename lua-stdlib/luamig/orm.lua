@@ -1,0 +1,558 @@
+-- luamig.orm: historical models for RunLua code, Django style. Models, managers, lazy
+-- chainable querysets and instances live here; SQL is compiled and run by the engine's
+-- `core` (one per RunLua call), which also converts values.
+
+local errors = require("luamig.errors")
+local models = require("luamig.models")
+
+local orm = {}
+
+local NULL = models.NULL
+local ExprMT = models._ExprMT
+
+local function sorted_pairs_list(t)
+  local keys = {}
+  for k in pairs(t) do
+    if type(k) ~= "string" then
+      errors.raise("TypeError", "filters take key = value pairs", 4)
+    end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  return keys
+end
+
+-- Runs a core function; its failures become error values (FieldError, ProtectedError,
+-- DatabaseError) blamed on the user's line.
+local function first_line(msg)
+  msg = tostring(msg):gsub("^runtime error: ", "")
+  return (msg:match("^[^\n]*"))
+end
+local function kind_of(msg)
+  local k = msg:match("^(%u%a+Error): ")
+  if k then return k, msg:sub(#k + 3) end
+  if msg:find("has no field named", 1, true) or msg:find("unsupported lookup", 1, true)
+    or msg:find("is not supported", 1, true) then
+    return "FieldError", msg
+  end
+  if msg:find("cannot hold", 1, true) or msg:find("is not a", 1, true) or msg:find("decimal:", 1, true) then
+    return "ValueError", msg
+  end
+  return "DatabaseError", msg
+end
+
+function orm.new(core, apps)
+  local C = setmetatable({}, { __index = function(_, name)
+    local f = core[name]
+    return function(...)
+      local r = table.pack(pcall(f, ...))
+      if not r[1] then
+        if errors.is(r[2]) then error(r[2], 0) end
+        local kind, msg = kind_of(first_line(r[2]))
+        errors.raise(kind, msg, 3)
+      end
+      return table.unpack(r, 2, r.n)
+    end
+  end })
+
+  local model_cache = {}
+  local Model -- forward
+  local QuerySet = {}
+  QuerySet.__index = QuerySet
+
+  local function get_model_by_key(key)
+    local m = model_cache[key]
+    if m == nil then
+      m = Model(C.meta(key))
+      model_cache[key] = m
+    end
+    return m
+  end
+
+  local function is_instance(v)
+    local mt = getmetatable(v)
+    return type(mt) == "table" and mt.__luamig_model ~= nil
+  end
+
+  -- Values in filters: instances stand for their key.
+  local function plain(v)
+    if is_instance(v) then return v.pk end
+    if type(v) == "table" and getmetatable(v) == nil then
+      local out = {}
+      for i, x in ipairs(v) do out[i] = plain(x) end
+      return out
+    end
+    return v
+  end
+
+  local function new_qs(model, fields)
+    local qs = setmetatable({ _model = model, _where = {} }, QuerySet)
+    for k, v in pairs(fields or {}) do qs[k] = v end
+    return qs
+  end
+
+  local function clone(qs)
+    local c = setmetatable({}, QuerySet)
+    for k, v in pairs(qs) do c[k] = v end
+    local w = {}
+    for i, g in ipairs(qs._where) do w[i] = g end
+    c._where = w
+    return c
+  end
+
+  local function query(qs)
+    return { where = qs._where, order = qs._order }
+  end
+
+  local function add_where(qs, kwargs, neg)
+    local c = clone(qs)
+    local conds = {}
+    for _, k in ipairs(sorted_pairs_list(kwargs or {})) do
+      conds[#conds + 1] = { k, plain(kwargs[k]) }
+    end
+    c._where[#c._where + 1] = { neg = neg, conds = conds }
+    return c
+  end
+
+  function QuerySet:all() return clone(self) end
+  function QuerySet:filter(kwargs) return add_where(self, kwargs, false) end
+  function QuerySet:exclude(kwargs) return add_where(self, kwargs, true) end
+  function QuerySet:order_by(...)
+    local c = clone(self)
+    c._order = { ... }
+    return c
+  end
+  function QuerySet:slice(from, to)
+    local c = clone(self)
+    local low = (c._low or 0) + (from or 0)
+    local high
+    if to ~= nil then high = (c._low or 0) + to end
+    if c._high and (high == nil or high > c._high) then high = c._high end
+    c._low, c._high = low, high
+    return c
+  end
+  function QuerySet:limit(n) return self:slice(0, n) end
+  function QuerySet:values(...)
+    local c = clone(self)
+    c._values = { names = { ... }, mode = "dict" }
+    return c
+  end
+  function QuerySet:values_list(...)
+    local names = { ... }
+    local opts = {}
+    if type(names[#names]) == "table" then opts = table.remove(names) end
+    local c = clone(self)
+    c._values = { names = names, mode = opts.flat and "flat" or "list" }
+    if opts.flat and #names ~= 1 then
+      errors.raise("TypeError", "values_list with flat = true takes exactly one field", 2)
+    end
+    return c
+  end
+
+  -- Rows of one fetch, turned into instances or values.
+  local function fetch(qs, opts)
+    local model = qs._model
+    opts = opts or {}
+    opts.low, opts.high = opts.low or qs._low, opts.high or qs._high
+    if qs._values then
+      local names = qs._values.names
+      if #names == 0 then
+        names = {}
+        for i, f in ipairs(model._meta.fields) do names[i] = f.attname end
+      end
+      opts.columns = names
+      local rows = C.select(model._meta.key, query(qs), opts)
+      local mode = qs._values.mode
+      if mode == "list" then return rows end
+      for i, row in ipairs(rows) do
+        if mode == "flat" then
+          rows[i] = row[1]
+        else
+          local d = {}
+          for j, n in ipairs(names) do d[n] = row[j] end
+          rows[i] = d
+        end
+      end
+      return rows
+    end
+    local rows = C.select(model._meta.key, query(qs), opts)
+    local mt = model._instance_mt
+    for i, row in ipairs(rows) do
+      rows[i] = setmetatable({ __v = row }, mt)
+    end
+    return rows
+  end
+
+  function QuerySet:list() return fetch(self) end
+
+  function QuerySet:count()
+    if self._low or self._high then return #fetch(self:values_list("pk")) end
+    return C.count(self._model._meta.key, query(self), false)
+  end
+  function QuerySet:exists()
+    if self._low or self._high then return self:count() > 0 end
+    return C.count(self._model._meta.key, query(self), true) > 0
+  end
+
+  local function default_order(qs)
+    if qs._order then return qs end
+    local c = clone(qs)
+    c._order = (#qs._model._meta.ordering > 0) and nil or { "pk" }
+    return c
+  end
+  function QuerySet:first()
+    return fetch(default_order(self):limit(1))[1]
+  end
+  function QuerySet:last()
+    local qs = default_order(self)
+    local order = qs._order or qs._model._meta.ordering
+    local reversed = {}
+    for i, o in ipairs(order) do
+      reversed[i] = (o:sub(1, 1) == "-") and o:sub(2) or ("-" .. o)
+    end
+    local c = clone(qs)
+    c._order = reversed
+    return fetch(c:limit(1))[1]
+  end
+
+  function QuerySet:get(kwargs)
+    local qs = kwargs and self:filter(kwargs) or self
+    local rows = fetch(qs, { high = (qs._low or 0) + 21 })
+    local name = self._model._meta.name
+    if #rows == 1 then return rows[1] end
+    if #rows == 0 then
+      errors.raise("DoesNotExist", name .. " matching query does not exist.", 2)
+    end
+    errors.raise("MultipleObjectsReturned", "get() returned more than one " .. name
+      .. " -- it returned " .. (#rows > 20 and "more than 20" or tostring(#rows)) .. "!", 2)
+  end
+
+  function QuerySet:create(kwargs)
+    local obj = self._model.new(kwargs)
+    obj:save()
+    return obj
+  end
+
+  -- get_or_create: lookups without "__" also become the new row's values.
+  local function creation_values(kwargs, defaults)
+    local values = {}
+    for k, v in pairs(kwargs) do
+      if k ~= "defaults" and not k:find("__", 1, true) then values[k] = v end
+    end
+    for k, v in pairs(defaults or {}) do values[k] = v end
+    return values
+  end
+  local function lookups_of(kwargs)
+    local l = {}
+    for k, v in pairs(kwargs) do if k ~= "defaults" then l[k] = v end end
+    return l
+  end
+  function QuerySet:get_or_create(kwargs)
+    local ok, obj = pcall(self.get, self, lookups_of(kwargs))
+    if ok then return obj, false end
+    if not errors.is(obj, "DoesNotExist") then error(obj, 0) end
+    return self:create(creation_values(kwargs, kwargs.defaults)), true
+  end
+  function QuerySet:update_or_create(kwargs)
+    local ok, obj = pcall(self.get, self, lookups_of(kwargs))
+    if ok then
+      for k, v in pairs(kwargs.defaults or {}) do obj[k] = v end
+      obj:save()
+      return obj, false
+    end
+    if not errors.is(obj, "DoesNotExist") then error(obj, 0) end
+    return self:create(creation_values(kwargs, kwargs.defaults)), true
+  end
+
+  function QuerySet:update(values)
+    return C.update(self._model._meta.key, query(self), values)
+  end
+  function QuerySet:delete()
+    return C.delete(self._model._meta.key, query(self))
+  end
+
+  function QuerySet:bulk_create(list, opts)
+    local model = self._model
+    local objs, rows = {}, {}
+    for i, item in ipairs(list) do
+      local obj = is_instance(item) and item or model.new(item)
+      objs[i] = obj
+      rows[i] = obj:_row()
+    end
+    local pks = C.insert(model._meta.key, rows, opts and opts.batch_size)
+    local pk_i = model._meta.index[model._meta.pk]
+    for i, obj in ipairs(objs) do
+      rawget(obj, "__v")[pk_i] = pks[i]
+      rawset(obj, "__adding", false)
+    end
+    return objs
+  end
+
+  function QuerySet:bulk_update(objs, fields, opts)
+    local n = 0
+    for _, obj in ipairs(objs) do
+      obj:save { update_fields = fields }
+      n = n + 1
+    end
+    return n
+  end
+
+  -- Streams in chunks by primary key (keyset), so rows changed inside the loop are
+  -- neither skipped nor repeated, and memory stays flat.
+  function QuerySet:iterator(chunk_size)
+    chunk_size = chunk_size or 2000
+    if math.type(chunk_size) ~= "integer" or chunk_size < 1 then
+      errors.raise("ValueError", "iterator(chunk_size) needs a positive integer", 2)
+    end
+    local qs = self
+    local keyset = qs._order == nil and #qs._model._meta.ordering == 0 and not qs._low and not qs._high
+    local rows, i, after, offset, done = {}, 0, nil, 0, false
+    local pk_i = qs._model._meta.index[qs._model._meta.pk]
+    return function()
+      i = i + 1
+      if rows[i] == nil then
+        if done then return nil end
+        if keyset and not qs._values then
+          rows = fetch(qs, { after = after, chunk = chunk_size })
+        else
+          local low = (qs._low or 0) + offset
+          local high = low + chunk_size
+          if qs._high and high > qs._high then high = qs._high end
+          if high <= low then return nil end
+          rows = fetch(qs, { low = low, high = high })
+          offset = offset + #rows
+        end
+        i = 1
+        if #rows < chunk_size then done = true end
+        if rows[1] == nil then return nil end
+        if keyset and not qs._values then after = rawget(rows[#rows], "__v")[pk_i] end
+      end
+      return rows[i]
+    end
+  end
+
+  -- `for obj in qs do`: each loop gets its own iterator, found again through the value
+  -- it returned last.
+  local loops = setmetatable({}, { __mode = "k" })
+  QuerySet.__call = function(qs, _, previous)
+    local it
+    if previous == nil then
+      it = qs:iterator(2000)
+    else
+      it = loops[previous]
+      loops[previous] = nil
+      if it == nil then return nil end
+    end
+    local v = it()
+    if v ~= nil and type(v) == "table" then loops[v] = it end
+    return v
+  end
+  QuerySet.__len = function(qs) return qs:count() end
+  QuerySet.__name = "luamig queryset"
+
+  ---------------------------------------------------------------- instances
+  local function field_error(meta, key, level)
+    local names = {}
+    for _, f in ipairs(meta.fields) do names[#names + 1] = f.name end
+    for n in pairs(meta.m2m) do names[#names + 1] = n end
+    errors.raise("FieldError", meta.app .. "." .. meta.name .. " has no field named '" .. tostring(key)
+      .. "'; its fields are: " .. table.concat(names, ", "), level + 1)
+  end
+
+  local function reverse_manager(obj, meta, rel)
+    local related = get_model_by_key(rel.model)
+    if rel.m2m then
+      return orm._m2m_manager(C, related, obj, rel.m2m, new_qs)
+    end
+    local qs = related.objects:filter { [rel.field] = obj.pk }
+    local manager = clone(qs)
+    local pk = obj.pk
+    function manager:create(kwargs)
+      kwargs[rel.field] = obj
+      return related.objects:create(kwargs)
+    end
+    function manager:add(...)
+      for _, o in ipairs({ ... }) do
+        o[rel.field] = obj
+        o:save()
+      end
+    end
+    return manager, pk
+  end
+
+  Model = function(meta)
+    local model = { _meta = meta, DoesNotExist = "DoesNotExist",
+      MultipleObjectsReturned = "MultipleObjectsReturned" }
+    local methods = {}
+    local mt = { __luamig_model = model, __name = meta.app .. "." .. meta.name }
+    model._instance_mt = mt
+    local index, fields = meta.index, meta.fields
+    local pk_i = index[meta.pk]
+
+    mt.__index = function(obj, key)
+      local m = methods[key]
+      if m then return m end
+      local v = rawget(obj, "__v")
+      if key == "pk" then return v[pk_i] end
+      local i = index[key]
+      if i then
+        local f = fields[i]
+        if f.fk and key == f.name then
+          local id = v[i]
+          if id == nil then return nil end
+          local cache = rawget(obj, "__cache")
+          if cache and cache[key] and cache[key].pk == id then return cache[key] end
+          local target = get_model_by_key(f.fk)
+          local related = target.objects:get { pk = id }
+          if not cache then cache = {}; rawset(obj, "__cache", cache) end
+          cache[key] = related
+          return related
+        end
+        return v[i]
+      end
+      local link = meta.m2m[key]
+      if link then return orm._m2m_manager(C, get_model_by_key(link.model), obj, link, new_qs) end
+      local rel = meta.reverse[key]
+      if rel then return (reverse_manager(obj, meta, rel)) end
+      field_error(meta, key, 2)
+    end
+
+    mt.__newindex = function(obj, key, value)
+      local v = rawget(obj, "__v")
+      if value == NULL then value = nil end
+      if key == "pk" then v[pk_i] = value; return end
+      local i = index[key]
+      if not i then field_error(meta, key, 2) end
+      local f = fields[i]
+      if f.fk and key == f.name then
+        if value ~= nil and not is_instance(value) then
+          errors.raise("ValueError", "cannot assign " .. tostring(value) .. ": " .. meta.name .. "."
+            .. key .. " must be a " .. f.fk .. " instance (or set " .. f.attname .. ")", 2)
+        end
+        v[i] = value and value.pk
+        local cache = rawget(obj, "__cache")
+        if not cache then cache = {}; rawset(obj, "__cache", cache) end
+        cache[key] = value
+        return
+      end
+      v[i] = value
+    end
+    mt.__tostring = function(obj)
+      return meta.name .. " object (" .. tostring(rawget(obj, "__v")[pk_i]) .. ")"
+    end
+    mt.__eq = function(a, b)
+      return getmetatable(a) == getmetatable(b) and a.pk ~= nil and a.pk == b.pk
+    end
+
+    -- The row as the engine inserts it: values by attname.
+    function methods:_row()
+      local v, row = rawget(self, "__v"), {}
+      for i, f in ipairs(fields) do row[f.attname] = v[i] end
+      return row
+    end
+
+    function methods:save(opts)
+      local v = rawget(self, "__v")
+      if opts and opts.update_fields then
+        local values = {}
+        for _, name in ipairs(opts.update_fields) do
+          local i = index[name]
+          if not i then field_error(meta, name, 2) end
+          local x = v[i]
+          if x == nil then x = NULL end
+          values[fields[i].attname] = x
+        end
+        C.update_row(meta.key, v[pk_i], values)
+        return
+      end
+      if v[pk_i] ~= nil and not rawget(self, "__adding") then
+        local values = {}
+        for i, f in ipairs(fields) do
+          if i ~= pk_i then
+            local x = v[i]
+            if x == nil then x = NULL end
+            values[f.attname] = x
+          end
+        end
+        if C.update_row(meta.key, v[pk_i], values) > 0 then return end
+      end
+      local pks = C.insert(meta.key, { self:_row() })
+      v[pk_i] = pks[1]
+      rawset(self, "__adding", false)
+      -- Read back what the database filled in (defaults, auto_now).
+      local fresh = model.objects:filter({ pk = v[pk_i] }):list()[1]
+      if fresh then
+        local fv = rawget(fresh, "__v")
+        for i = 1, #fields do if v[i] == nil then v[i] = fv[i] end end
+        for i, f in ipairs(fields) do if f.auto_now or f.auto_now_add then v[i] = fv[i] end end
+      end
+    end
+
+    function methods:delete()
+      local n = C.delete(meta.key, { where = { { conds = { { "pk", rawget(self, "__v")[pk_i] } } } } })
+      return n
+    end
+
+    function methods:refresh_from_db()
+      local fresh = model.objects:get { pk = self.pk }
+      rawset(self, "__v", rawget(fresh, "__v"))
+      rawset(self, "__cache", nil)
+    end
+
+    --- An unsaved instance: Order.new{ title = "x" } (also Order{ ... }).
+    function model.new(kwargs)
+      local obj = setmetatable({ __v = {}, __adding = true }, mt)
+      for i, f in ipairs(fields) do
+        if f.default ~= nil and not f.auto then
+          local d = f.default
+          if type(d) == "function" then d = d() end
+          rawget(obj, "__v")[i] = d
+        end
+      end
+      for k, val in pairs(kwargs or {}) do obj[k] = val end
+      return obj
+    end
+    setmetatable(model, {
+      __call = function(_, kwargs) return model.new(kwargs) end,
+      __name = "luamig model " .. meta.app .. "." .. meta.name,
+      __tostring = function() return "<model " .. meta.app .. "." .. meta.name .. ">" end,
+    })
+    model.objects = new_qs(model)
+    return model
+  end
+
+  apps._get_model_by_key = get_model_by_key
+  return get_model_by_key
+end
+
+-- Many-to-many manager of `obj` through `link` ({table, source, target, model}).
+function orm._m2m_manager(C, target, obj, link, new_qs)
+  local id = obj.pk
+  local function ids(list)
+    local out = {}
+    for i, o in ipairs(list) do
+      if type(o) == "table" then out[i] = o.pk else out[i] = o end
+    end
+    return out
+  end
+  local qs = target.objects:filter { __in_link = { table = link.table, source = link.source,
+    target = link.target, id = id } }
+  local manager = setmetatable({}, { __index = function(_, k)
+    return function(self, ...)
+      if self == nil then return nil end
+      return qs[k](qs, ...)
+    end
+  end })
+  function manager:all() return qs end
+  function manager:add(...) return C.link("add", link, id, ids({ ... })) end
+  function manager:remove(...) return C.link("remove", link, id, ids({ ... })) end
+  function manager:clear() return C.link("clear", link, id) end
+  function manager:set(list)
+    C.link("clear", link, id)
+    return C.link("add", link, id, ids(list))
+  end
+  local _ = new_qs
+  return manager
+end
+
+return orm

@@ -1,0 +1,511 @@
+//! The Rust half of the ORM, handed to `luamig/orm.lua` as `core`: model descriptions and
+//! the statements querysets and instances run. Values cross as Lua values; SQL is compiled
+//! and bound here.
+
+use std::rc::Rc;
+
+use mlua::{Function, Lua, Table, Value as LuaValue};
+
+use crate::db::{Database, Vendor, quote_name};
+use crate::fields::{FieldDefault, FieldKind, ModelKey, OnDelete};
+use crate::value::Value;
+
+use super::meta::{ModelMeta, Registry};
+use super::query::{Compiled, Compiler};
+use super::values::{from_db, now_for, to_db};
+
+/// What every core function shares.
+pub struct OrmContext {
+    pub reg: Registry,
+    pub db: Rc<Database>,
+    pub vendor: Vendor,
+}
+
+fn rt(msg: impl std::fmt::Display) -> mlua::Error {
+    mlua::Error::runtime(msg.to_string())
+}
+
+fn db_err(e: crate::error::Error) -> mlua::Error {
+    mlua::Error::runtime(e.to_string())
+}
+
+impl OrmContext {
+    fn model(&self, key: &str) -> mlua::Result<Rc<ModelMeta>> {
+        let (app, name) = key.split_once('.').ok_or_else(|| rt(format!("bad model key '{key}'")))?;
+        self.reg.get(&ModelKey::new(app, name)).cloned().ok_or_else(|| rt(format!("no model {key}")))
+    }
+
+    fn compile(&self, m: &Rc<ModelMeta>, q: &Table) -> mlua::Result<Compiled> {
+        Compiler::new(&self.reg, self.vendor, m.clone()).compile(q).map_err(rt)
+    }
+
+    fn rows_to_lua(&self, lua: &Lua, fields: &[crate::fields::Field], rows: Vec<Vec<Value>>) -> mlua::Result<Table> {
+        let out = lua.create_table_with_capacity(rows.len(), 0)?;
+        for (i, row) in rows.into_iter().enumerate() {
+            let r = lua.create_table_with_capacity(row.len(), 0)?;
+            for (j, (v, f)) in row.into_iter().zip(fields).enumerate() {
+                r.raw_set(j + 1, from_db(lua, f, v)?)?;
+            }
+            out.raw_set(i + 1, r)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Builds the `core` table for one RunLua call.
+pub fn core_table(lua: &Lua, cx: Rc<OrmContext>) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    let c = cx.clone();
+    t.set("meta", lua.create_function(move |lua, key: String| meta_table(lua, &*c.model(&key)?))?)?;
+    let c = cx.clone();
+    t.set("select", lua.create_function(move |lua, (key, q, opts): (String, Table, Option<Table>)| select(lua, &c, &key, &q, opts))?)?;
+    let c = cx.clone();
+    t.set("count", lua.create_function(move |_, (key, q, exists): (String, Table, Option<bool>)| count(&c, &key, &q, exists.unwrap_or(false)))?)?;
+    let c = cx.clone();
+    t.set("update", lua.create_function(move |_, (key, q, values): (String, Table, Table)| update(&c, &key, &q, &values))?)?;
+    let c = cx.clone();
+    t.set("delete", lua.create_function(move |_, (key, q): (String, Table)| delete(&c, &key, &q))?)?;
+    let c = cx.clone();
+    t.set("insert", lua.create_function(move |lua, (key, rows, batch): (String, Table, Option<usize>)| insert(lua, &c, &key, &rows, batch))?)?;
+    let c = cx.clone();
+    t.set("update_row", lua.create_function(move |_, (key, pk, values): (String, LuaValue, Table)| update_row(&c, &key, pk, &values))?)?;
+    let c = cx.clone();
+    t.set("link", lua.create_function(move |_, (op, link, id, ids): (String, Table, LuaValue, Option<Table>)| link_rows(&c, &op, &link, id, ids))?)?;
+    let c = cx;
+    t.set("vendor", c.vendor.name())?;
+    Ok(t)
+}
+
+fn meta_table(lua: &Lua, m: &ModelMeta) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set("key", format!("{}.{}", m.key.app, m.key.name))?;
+    t.set("app", m.app.clone())?;
+    t.set("name", m.name.clone())?;
+    t.set("table", m.table.clone())?;
+    t.set("pk", m.pk_field().name.clone())?;
+    t.set("pk_attname", m.pk_field().attname.clone())?;
+    let fields = lua.create_table()?;
+    let index = lua.create_table()?;
+    for (i, f) in m.fields.iter().enumerate() {
+        let ft = lua.create_table()?;
+        ft.set("name", f.name.clone())?;
+        ft.set("attname", f.attname.clone())?;
+        ft.set("kind", f.field.kind.name())?;
+        ft.set("null", f.field.null)?;
+        ft.set("primary_key", f.field.primary_key)?;
+        ft.set("auto", f.field.kind.is_auto())?;
+        ft.set("auto_now", f.field.auto_now)?;
+        ft.set("auto_now_add", f.field.auto_now_add)?;
+        if let Some(target) = &f.target {
+            ft.set("fk", format!("{}.{}", target.app, target.name))?;
+        }
+        match &f.field.default {
+            Some(FieldDefault::Lua(func)) => ft.set("default", func.clone())?,
+            Some(FieldDefault::Value(v)) => ft.set("default", crate::lua::convert::from_value(lua, v)?)?,
+            None => {}
+        }
+        fields.raw_set(i + 1, ft)?;
+        index.set(f.name.clone(), i + 1)?;
+        index.set(f.attname.clone(), i + 1)?;
+    }
+    t.set("fields", fields)?;
+    t.set("index", index)?;
+    let m2m = lua.create_table()?;
+    for (name, link) in &m.m2m {
+        m2m.set(name.clone(), link_table(lua, link)?)?;
+    }
+    t.set("m2m", m2m)?;
+    let reverse = lua.create_table()?;
+    for r in &m.reverse {
+        let rt = lua.create_table()?;
+        rt.set("model", format!("{}.{}", r.model.app, r.model.name))?;
+        rt.set("field", r.field.clone())?;
+        if let Some(link) = &r.m2m {
+            rt.set("m2m", link_table(lua, link)?)?;
+        }
+        reverse.set(r.accessor.clone(), rt)?;
+    }
+    t.set("reverse", reverse)?;
+    t.set("ordering", m.ordering.clone())?;
+    Ok(t)
+}
+
+fn link_table(lua: &Lua, link: &super::meta::M2mMeta) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set("table", link.table.clone())?;
+    t.set("source", link.source_column.clone())?;
+    t.set("target", link.target_column.clone())?;
+    t.set("model", format!("{}.{}", link.target.app, link.target.name))?;
+    Ok(t)
+}
+
+/// SELECT rows (all concrete fields, or `opts.columns`); keyset chunks with `opts.after`
+/// and `opts.chunk`; slices with `opts.low` / `opts.high`.
+fn select(lua: &Lua, cx: &OrmContext, key: &str, q: &Table, opts: Option<Table>) -> mlua::Result<Table> {
+    let m = cx.model(key)?;
+    let mut compiler = Compiler::new(&cx.reg, cx.vendor, m.clone());
+    let alias = compiler.base_alias();
+    let columns: Option<Vec<String>> = opts.as_ref().map(|o| o.get("columns")).transpose()?.flatten();
+    // Selected columns are resolved first so their joins are shared with the filters.
+    let (select_sql, fields) = match &columns {
+        None => {
+            let cols: Vec<String> = m.fields.iter().map(|f| format!("{alias}.{}", quote_name(f.column.as_deref().unwrap_or_default()))).collect();
+            (cols.join(", "), m.fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>())
+        }
+        Some(names) => {
+            let mut cols = Vec::new();
+            let mut fields = Vec::new();
+            for n in names {
+                let (sql, f) = select_column(&mut compiler, n)?;
+                cols.push(sql);
+                fields.push(f);
+            }
+            (cols.join(", "), fields)
+        }
+    };
+    let compiled = compiler.compile(q).map_err(rt)?;
+    let mut params = compiled.params.clone();
+    let mut wheres: Vec<String> = Vec::new();
+    if !compiled.where_sql.is_empty() {
+        wheres.push(compiled.where_sql.clone());
+    }
+    let pk_col = format!("{alias}.{}", quote_name(m.pk_field().column.as_deref().unwrap_or_default()));
+    let after: Option<LuaValue> = opts.as_ref().map(|o| o.get("after")).transpose()?;
+    let chunk: Option<i64> = opts.as_ref().map(|o| o.get("chunk")).transpose()?.flatten();
+    let mut order = compiled.order_sql.clone();
+    if let Some(after) = after.filter(|a| !a.is_nil()) {
+        wheres.push(format!("{pk_col} > %s"));
+        params.push(to_db(&m.pk_field().field, &after, cx.vendor).map_err(rt)?);
+    }
+    if chunk.is_some() && order.is_empty() {
+        order = format!("{pk_col} ASC");
+    }
+    let mut sql = format!("SELECT {select_sql} FROM {}", compiled.from);
+    if !wheres.is_empty() {
+        sql.push_str(&format!(" WHERE {}", wheres.join(" AND ")));
+    }
+    if !order.is_empty() {
+        sql.push_str(&format!(" ORDER BY {order}"));
+    }
+    let mut limit = limit_clause(opts.as_ref(), chunk)?;
+    if cx.vendor == Vendor::Sqlite {
+        limit = limit.replace("LIMIT ALL", "LIMIT -1");
+    }
+    sql.push_str(&limit);
+    let rows = cx.db.query(&sql, &params).map_err(db_err)?;
+    cx.rows_to_lua(lua, &fields, rows.rows)
+}
+
+fn select_column(compiler: &mut Compiler, name: &str) -> mlua::Result<(String, crate::fields::Field)> {
+    // Reuse the lookup resolver through a throwaway condition-free path.
+    let probe = compiler.condition(&format!("{name}__isnull"), &LuaValue::Boolean(false)).map_err(rt)?;
+    let col = probe.trim_end_matches(" IS NOT NULL").to_string();
+    let field = compiler.field_of(name).map_err(rt)?;
+    Ok((col, field))
+}
+
+fn limit_clause(opts: Option<&Table>, chunk: Option<i64>) -> mlua::Result<String> {
+    let low: Option<i64> = opts.map(|o| o.get("low")).transpose()?.flatten();
+    let high: Option<i64> = opts.map(|o| o.get("high")).transpose()?.flatten();
+    let limit = match (chunk, high) {
+        (Some(c), _) => Some(c),
+        (None, Some(h)) => Some((h - low.unwrap_or(0)).max(0)),
+        (None, None) => None,
+    };
+    Ok(match (limit, low.filter(|l| *l > 0)) {
+        (Some(l), Some(o)) => format!(" LIMIT {l} OFFSET {o}"),
+        (Some(l), None) => format!(" LIMIT {l}"),
+        // SQLite needs a LIMIT before OFFSET; -1 means none there, PostgreSQL takes ALL.
+        (None, Some(o)) => format!(" LIMIT ALL OFFSET {o}"),
+        (None, None) => String::new(),
+    })
+}
+
+fn count(cx: &OrmContext, key: &str, q: &Table, exists: bool) -> mlua::Result<i64> {
+    let m = cx.model(key)?;
+    let c = cx.compile(&m, q)?;
+    let where_sql = if c.where_sql.is_empty() { String::new() } else { format!(" WHERE {}", c.where_sql) };
+    let sql = if exists {
+        format!("SELECT 1 FROM {}{where_sql} LIMIT 1", c.from)
+    } else {
+        format!("SELECT COUNT(*) FROM {}{where_sql}", c.from)
+    };
+    let rows = cx.db.query(&sql, &c.params).map_err(db_err)?;
+    Ok(match rows.rows.first().and_then(|r| r.first()) {
+        Some(Value::Int(n)) if !exists => *n,
+        Some(_) if exists => 1,
+        _ => 0,
+    })
+}
+
+/// `WHERE pk IN (SELECT pk FROM ... joins ...)` when filters join, else the plain WHERE.
+fn row_filter(cx: &OrmContext, m: &ModelMeta, c: &Compiled) -> String {
+    if c.where_sql.is_empty() {
+        return String::new();
+    }
+    if !c.joins {
+        return format!(" WHERE {}", c.where_sql);
+    }
+    let pk = quote_name(m.pk_field().column.as_deref().unwrap_or_default());
+    let base = quote_name(&m.table);
+    let _ = cx;
+    format!(" WHERE {pk} IN (SELECT {base}.{pk} FROM {} WHERE {})", c.from, c.where_sql)
+}
+
+fn update(cx: &OrmContext, key: &str, q: &Table, values: &Table) -> mlua::Result<i64> {
+    let m = cx.model(key)?;
+    let mut compiler = Compiler::new(&cx.reg, cx.vendor, m.clone());
+    let (sets, set_params) = compiler.assignments(values).map_err(rt)?;
+    if sets.is_empty() {
+        return Ok(0);
+    }
+    let c = cx.compile(&m, q)?;
+    let sql = format!("UPDATE {} SET {sets}{}", quote_name(&m.table), row_filter(cx, &m, &c));
+    let mut params = set_params;
+    params.extend(c.params);
+    cx.db.execute(&sql, &params).map(|n| n as i64).map_err(db_err)
+}
+
+/// DELETE with Django's on_delete emulated: CASCADE deletes dependents first, PROTECT and
+/// RESTRICT refuse, SET_NULL / SET_DEFAULT update them; many-to-many links go too.
+fn delete(cx: &OrmContext, key: &str, q: &Table) -> mlua::Result<i64> {
+    let m = cx.model(key)?;
+    let c = cx.compile(&m, q)?;
+    let pk = quote_name(m.pk_field().column.as_deref().unwrap_or_default());
+    let base = quote_name(&m.table);
+    let selected = format!("SELECT {base}.{pk} FROM {}{}", c.from, if c.where_sql.is_empty() { String::new() } else { format!(" WHERE {}", c.where_sql) });
+    let ids = cx.db.query(&selected, &c.params).map_err(db_err)?;
+    let ids: Vec<Value> = ids.rows.into_iter().filter_map(|r| r.into_iter().next()).collect();
+    delete_ids(cx, &m, &ids, 0)
+}
+
+fn delete_ids(cx: &OrmContext, m: &ModelMeta, ids: &[Value], depth: usize) -> mlua::Result<i64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    if depth > 50 {
+        return Err(rt("delete: relations nest more than 50 levels deep"));
+    }
+    for r in &m.reverse {
+        let Some(other) = cx.reg.get(&r.model).cloned() else { continue };
+        if let Some(link) = &r.m2m {
+            exec_in(cx, &format!("DELETE FROM {} WHERE {} IN", quote_name(&link.table), quote_name(&link.source_column)), ids)?;
+            continue;
+        }
+        let Some(f) = other.field(&r.field).cloned() else { continue };
+        let col = quote_name(f.column.as_deref().unwrap_or_default());
+        let table = quote_name(&other.table);
+        let rule = f.field.relation.as_ref().map(|r| r.on_delete).unwrap_or(OnDelete::Cascade);
+        match rule {
+            OnDelete::Cascade => {
+                let opk = quote_name(other.pk_field().column.as_deref().unwrap_or_default());
+                let dependents = query_in(cx, &format!("SELECT {opk} FROM {table} WHERE {col} IN"), ids)?;
+                delete_ids(cx, &other, &dependents, depth + 1)?;
+            }
+            OnDelete::Protect | OnDelete::Restrict => {
+                let found = query_in(cx, &format!("SELECT 1 FROM {table} WHERE {col} IN"), ids)?;
+                if !found.is_empty() {
+                    return Err(rt(format!(
+                        "ProtectedError: cannot delete {}.{} rows: {} {}.{} row(s) refer to them through '{}' (on_delete = {:?})",
+                        m.app, m.name, found.len(), other.app, other.name, f.name, rule
+                    )));
+                }
+            }
+            OnDelete::SetNull => {
+                exec_in(cx, &format!("UPDATE {table} SET {col} = NULL WHERE {col} IN"), ids)?;
+            }
+            OnDelete::SetDefault => {
+                let d = f.field.constant_default().cloned().unwrap_or(Value::Null);
+                let sql = format!("UPDATE {table} SET {col} = %s WHERE {col} IN");
+                exec_in_with(cx, &sql, vec![d], ids)?;
+            }
+            OnDelete::DoNothing => {}
+        }
+    }
+    for link in m.m2m.values() {
+        exec_in(cx, &format!("DELETE FROM {} WHERE {} IN", quote_name(&link.table), quote_name(&link.source_column)), ids)?;
+    }
+    let pk = quote_name(m.pk_field().column.as_deref().unwrap_or_default());
+    exec_in(cx, &format!("DELETE FROM {} WHERE {pk} IN", quote_name(&m.table)), ids)
+}
+
+fn marks(n: usize) -> String {
+    vec!["%s"; n].join(", ")
+}
+
+fn exec_in(cx: &OrmContext, prefix: &str, ids: &[Value]) -> mlua::Result<i64> {
+    exec_in_with(cx, prefix, Vec::new(), ids)
+}
+
+fn exec_in_with(cx: &OrmContext, prefix: &str, leading: Vec<Value>, ids: &[Value]) -> mlua::Result<i64> {
+    let mut total = 0;
+    for chunk in ids.chunks(500) {
+        let mut params = leading.clone();
+        params.extend_from_slice(chunk);
+        total += cx.db.execute(&format!("{prefix} ({})", marks(chunk.len())), &params).map_err(db_err)? as i64;
+    }
+    Ok(total)
+}
+
+fn query_in(cx: &OrmContext, prefix: &str, ids: &[Value]) -> mlua::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows = cx.db.query(&format!("{prefix} ({})", marks(chunk.len())), chunk).map_err(db_err)?;
+        out.extend(rows.rows.into_iter().filter_map(|r| r.into_iter().next()));
+    }
+    Ok(out)
+}
+
+/// The values of one row for INSERT: every concrete field (auto keys left out when nil),
+/// defaults and auto_now applied, keyed by attname in `values`.
+fn row_values(m: &ModelMeta, values: &Table, vendor: Vendor) -> mlua::Result<(Vec<String>, Vec<Value>)> {
+    let mut cols = Vec::new();
+    let mut params = Vec::new();
+    for f in &m.fields {
+        let mut v: LuaValue = values.get(f.attname.as_str())?;
+        if v.is_nil() && f.field.kind.is_auto() {
+            continue;
+        }
+        if v.is_nil() && (f.field.auto_now || f.field.auto_now_add) {
+            cols.push(quote_name(f.column.as_deref().unwrap_or_default()));
+            params.push(now_for(f.field.kind));
+            continue;
+        }
+        if v.is_nil() {
+            if let Some(FieldDefault::Lua(func)) = &f.field.default {
+                v = func.call::<LuaValue>(())?;
+            }
+        }
+        let field = if f.field.kind.is_foreign_key() { &key_field_of(f) } else { &f.field };
+        let value = if v.is_nil() {
+            match (&f.field.default, &f.field.db_default) {
+                (Some(FieldDefault::Value(d)), _) => crate::value::column_value(f.field.kind, d, vendor),
+                (None, Some(_)) => continue,
+                _ => Value::Null,
+            }
+        } else {
+            to_db(field, &v, vendor).map_err(|e| rt(format!("{}.{}: field '{}': {e}", m.app, m.name, f.name)))?
+        };
+        cols.push(quote_name(f.column.as_deref().unwrap_or_default()));
+        params.push(value);
+    }
+    Ok((cols, params))
+}
+
+fn key_field_of(f: &super::meta::FieldMeta) -> crate::fields::Field {
+    // A foreign key's raw value is stored as given (an integer key, usually); the target
+    // key's kind is unknown here, so an integer-typed field stands in.
+    let mut k = f.field.clone();
+    k.kind = FieldKind::ForeignKey;
+    k
+}
+
+/// INSERT one row or many (`rows` is a list of value tables) and return the new keys.
+fn insert(lua: &Lua, cx: &OrmContext, key: &str, rows: &Table, batch: Option<usize>) -> mlua::Result<Table> {
+    let m = cx.model(key)?;
+    let pk = m.pk_field();
+    let pk_col = quote_name(pk.column.as_deref().unwrap_or_default());
+    let out = lua.create_table()?;
+    let list: Vec<Table> = rows.sequence_values().collect::<mlua::Result<_>>()?;
+    let batch = batch.unwrap_or(500).max(1);
+    let mut n = 0;
+    for chunk in list.chunks(batch) {
+        // Rows with the same columns are inserted together.
+        let mut prepared = Vec::with_capacity(chunk.len());
+        for r in chunk {
+            prepared.push(row_values(&m, r, cx.vendor)?);
+        }
+        let mut i = 0;
+        while i < prepared.len() {
+            let cols = prepared[i].0.clone();
+            let mut j = i;
+            let mut params = Vec::new();
+            let mut groups = Vec::new();
+            while j < prepared.len() && prepared[j].0 == cols && groups.len() < 500 {
+                groups.push(format!("({})", marks(cols.len())));
+                params.extend(prepared[j].1.iter().cloned());
+                j += 1;
+            }
+            let sql = if cols.is_empty() {
+                format!("INSERT INTO {} DEFAULT VALUES RETURNING {pk_col}", quote_name(&m.table))
+            } else {
+                format!("INSERT INTO {} ({}) VALUES {} RETURNING {pk_col}", quote_name(&m.table), cols.join(", "), groups.join(", "))
+            };
+            let res = cx.db.query(&sql, &params).map_err(db_err)?;
+            for r in res.rows {
+                n += 1;
+                let v = r.into_iter().next().unwrap_or(Value::Null);
+                out.raw_set(n, from_db(lua, &pk.field, v)?)?;
+            }
+            i = j;
+        }
+    }
+    Ok(out)
+}
+
+fn update_row(cx: &OrmContext, key: &str, pk: LuaValue, values: &Table) -> mlua::Result<i64> {
+    let m = cx.model(key)?;
+    let mut sets = Vec::new();
+    let mut params = Vec::new();
+    let mut keys: Vec<(String, LuaValue)> = values.pairs::<String, LuaValue>().collect::<mlua::Result<_>>()?;
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, v) in keys {
+        let f = m.field(&name).ok_or_else(|| rt(m.unknown_field(&name)))?;
+        if f.field.primary_key {
+            continue;
+        }
+        let v = if v.is_nil() && f.field.auto_now { LuaValue::Nil } else { v };
+        let value = if f.field.auto_now {
+            now_for(f.field.kind)
+        } else {
+            let field = if f.field.kind.is_foreign_key() { &key_field_of(f) } else { &f.field };
+            to_db(field, &v, cx.vendor).map_err(|e| rt(format!("{}.{}: field '{}': {e}", m.app, m.name, f.name)))?
+        };
+        sets.push(format!("{} = %s", quote_name(f.column.as_deref().unwrap_or_default())));
+        params.push(value);
+    }
+    if sets.is_empty() {
+        return Ok(1);
+    }
+    params.push(to_db(&m.pk_field().field, &pk, cx.vendor).map_err(rt)?);
+    let sql = format!(
+        "UPDATE {} SET {} WHERE {} = %s",
+        quote_name(&m.table),
+        sets.join(", "),
+        quote_name(m.pk_field().column.as_deref().unwrap_or_default())
+    );
+    cx.db.execute(&sql, &params).map(|n| n as i64).map_err(db_err)
+}
+
+/// Many-to-many link rows: `add`, `remove` (of `ids`) and `clear`.
+fn link_rows(cx: &OrmContext, op: &str, link: &Table, id: LuaValue, ids: Option<Table>) -> mlua::Result<i64> {
+    let table = quote_name(&link.get::<String>("table")?);
+    let source = quote_name(&link.get::<String>("source")?);
+    let target = quote_name(&link.get::<String>("target")?);
+    let id = crate::lua::convert::to_value(&id)?;
+    let targets: Vec<Value> = match ids {
+        Some(t) => t.sequence_values::<LuaValue>().map(|v| v.and_then(|v| crate::lua::convert::to_value(&v))).collect::<mlua::Result<_>>()?,
+        None => Vec::new(),
+    };
+    match op {
+        "clear" => cx.db.execute(&format!("DELETE FROM {table} WHERE {source} = %s"), &[id]).map(|n| n as i64).map_err(db_err),
+        "remove" => exec_in_with(cx, &format!("DELETE FROM {table} WHERE {source} = %s AND {target} IN"), vec![id], &targets),
+        "add" => {
+            let mut n = 0;
+            for t in targets {
+                let exists = cx
+                    .db
+                    .query(&format!("SELECT 1 FROM {table} WHERE {source} = %s AND {target} = %s"), &[id.clone(), t.clone()])
+                    .map_err(db_err)?;
+                if exists.rows.is_empty() {
+                    n += cx.db.execute(&format!("INSERT INTO {table} ({source}, {target}) VALUES (%s, %s)"), &[id.clone(), t]).map_err(db_err)? as i64;
+                }
+            }
+            Ok(n)
+        }
+        other => Err(rt(format!("unknown link operation {other}"))),
+    }
+}
+
+#[allow(dead_code)]
+fn _unused(_: Function) {}
