@@ -242,29 +242,24 @@ impl<'p> Executor<'p> {
     /// Runs one migration's operations (forwards from `state`, or backwards where `state` is
     /// the state before it), in a transaction when atomic, and records it.
     fn run_migration(&self, m: &Migration, state: ProjectState, backwards: bool) -> Result<ProjectState> {
-        let atomic = m.atomic;
-        if atomic {
-            self.db.execute("BEGIN", &[])?;
-        }
+        let level = if m.atomic { Some(self.db.atomic_begin()?) } else { None };
         let result = self.run_operations(m, state, backwards).and_then(|after| {
             self.check_foreign_keys(m)?;
             self.record(m, backwards)?;
             Ok(after)
         });
-        match result {
-            Ok(after) => {
-                if atomic {
-                    self.db.execute("COMMIT", &[])?;
-                }
+        match (result, level) {
+            (Ok(after), Some(level)) => {
+                self.db.atomic_commit(level)?;
                 Ok(after)
             }
-            Err(e) => {
-                if atomic {
-                    // The original error matters more than a failed rollback.
-                    let _ = self.db.execute("ROLLBACK", &[]);
-                }
+            (Ok(after), None) => Ok(after),
+            (Err(e), Some(level)) => {
+                // The original error matters more than a failed rollback.
+                let _ = self.db.atomic_rollback(level);
                 Err(e)
             }
+            (Err(e), None) => Err(e),
         }
     }
 
@@ -476,23 +471,18 @@ fn run_one(
     db: &Database,
 ) -> Result<()> {
     let own_tx = !migration_atomic && matches!(op.kind, OperationKind::RunLua { atomic: Some(true), .. });
-    if own_tx {
-        db.execute("BEGIN", &[])?;
-    }
+    let level = if own_tx { Some(db.atomic_begin()?) } else { None };
     let result = if backwards {
         database_backwards(op, cx, after, before)
     } else {
         database_forwards(op, cx, before, after)
     };
-    if own_tx {
-        match &result {
-            Ok(()) => {
-                db.execute("COMMIT", &[])?;
-            }
-            Err(_) => {
-                let _ = db.execute("ROLLBACK", &[]);
-            }
+    match (level, &result) {
+        (Some(level), Ok(())) => db.atomic_commit(level)?,
+        (Some(level), Err(_)) => {
+            let _ = db.atomic_rollback(level);
         }
+        (None, _) => {}
     }
     result
 }

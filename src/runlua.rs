@@ -23,8 +23,17 @@ impl LuaRunner for RunLuaHost<'_> {
     fn run_lua(&self, code: &mlua::Function, state: &ProjectState, _editor: &mut SchemaEditor, _location: &str) -> Result<()> {
         let apps = crate::orm::registry::apps_table(self.lua, state, self.db.clone()).map_err(lua_error)?;
         let editor = schema_editor_table(self.lua, self.db.clone()).map_err(lua_error)?;
-        call_protected(self.lua, code, (apps, editor))?;
-        Ok(())
+        let previous = self.lua.set_app_data(crate::lua::stdlib::CurrentDatabase(self.db.clone()));
+        let result = call_protected(self.lua, code, (apps, editor));
+        match previous {
+            Some(p) => {
+                self.lua.set_app_data(p);
+            }
+            None => {
+                self.lua.remove_app_data::<crate::lua::stdlib::CurrentDatabase>();
+            }
+        }
+        result.map(|_| ())
     }
 }
 

@@ -58,7 +58,14 @@ pub struct Database {
     pub alias: String,
     pub vendor: Vendor,
     conn: RefCell<Box<dyn Connection>>,
+    /// Open transactions: 0 outside, 1 in a transaction, more in savepoints.
+    depth: std::cell::Cell<u32>,
 }
+
+/// An open transaction level, closed by [`Database::atomic_commit`] or
+/// [`Database::atomic_rollback`].
+#[must_use]
+pub struct AtomicLevel(u32);
 
 impl Database {
     /// Opens the database at `url` under `alias`. With `create` false, a SQLite file that
@@ -81,7 +88,42 @@ impl Database {
             alias: alias.to_string(),
             vendor: conn.vendor(),
             conn: RefCell::new(conn),
+            depth: std::cell::Cell::new(0),
         })
+    }
+
+    /// Starts a transaction, or a savepoint when one is open.
+    pub fn atomic_begin(&self) -> Result<AtomicLevel> {
+        let depth = self.depth.get();
+        if depth == 0 {
+            self.execute("BEGIN", &[])?;
+        } else {
+            self.execute(&format!("SAVEPOINT luamig_sp{depth}"), &[])?;
+        }
+        self.depth.set(depth + 1);
+        Ok(AtomicLevel(depth))
+    }
+
+    /// Commits the transaction or releases the savepoint of `level`.
+    pub fn atomic_commit(&self, level: AtomicLevel) -> Result<()> {
+        self.depth.set(level.0);
+        if level.0 == 0 {
+            self.execute("COMMIT", &[]).map(|_| ())
+        } else {
+            self.execute(&format!("RELEASE SAVEPOINT luamig_sp{}", level.0), &[]).map(|_| ())
+        }
+    }
+
+    /// Rolls back the transaction or the savepoint of `level`.
+    pub fn atomic_rollback(&self, level: AtomicLevel) -> Result<()> {
+        self.depth.set(level.0);
+        if level.0 == 0 {
+            self.execute("ROLLBACK", &[]).map(|_| ())
+        } else {
+            let sp = format!("luamig_sp{}", level.0);
+            self.execute(&format!("ROLLBACK TO SAVEPOINT {sp}"), &[])?;
+            self.execute(&format!("RELEASE SAVEPOINT {sp}"), &[]).map(|_| ())
+        }
     }
 
     /// Runs one statement. With parameters, `%s` marks each one and `%%` is a literal `%`

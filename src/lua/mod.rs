@@ -6,6 +6,7 @@ pub mod decimal;
 pub mod decode;
 pub mod errors;
 pub mod json;
+pub mod stdlib;
 pub mod vm;
 
 pub use errors::lua_error;

@@ -204,5 +204,6 @@ fn preload_rust_modules(lua: &Lua) -> mlua::Result<()> {
     lua.preload_module("luamig.apps", apps)?;
     super::json::preload(lua)?;
     super::decimal::preload(lua)?;
+    super::stdlib::preload(lua)?;
     Ok(())
 }
