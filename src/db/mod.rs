@@ -1,6 +1,7 @@
 //! Database connections behind one small trait, so the engine is backend-agnostic:
 //! SQLite and PostgreSQL differ only in their implementations of [`Connection`].
 
+mod postgres;
 mod sqlite;
 
 use std::cell::RefCell;
@@ -77,12 +78,7 @@ impl Database {
                 Box::new(sqlite::SqliteConnection::open(None)?)
             }
             DatabaseUrl::Sqlite(path) => Box::new(sqlite::SqliteConnection::open(path.as_deref())?),
-            DatabaseUrl::Postgres { .. } => {
-                return Err(Error::Settings(format!(
-                    "database '{alias}': PostgreSQL support is not built yet ({})",
-                    url.redacted()
-                )));
-            }
+            DatabaseUrl::Postgres { .. } => Box::new(postgres::PostgresConnection::connect(url, std::time::Duration::from_secs(10))?),
         };
         Ok(Database {
             alias: alias.to_string(),

@@ -144,3 +144,93 @@ impl Project {
 
 /// The standard prelude of a migration file.
 pub const HEAD: &str = "local migrations = require(\"luamig.migrations\")\nlocal models = require(\"luamig.models\")\n";
+
+impl Project {
+    /// Runs `luamig args...` with extra environment variables (e.g. `DATABASE_URL`).
+    pub fn luamig_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_luamig"));
+        cmd.args(args).current_dir(self.dir.path()).env_remove("DATABASE_URL").env("RUST_BACKTRACE", "0");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out: Output = cmd.output().expect("run luamig");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs SQL statements directly on the default SQLite database (foreign keys on).
+    pub fn exec(&self, sql: &str) {
+        self.try_exec(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Like [`Project::exec`], returning the database's error instead of panicking.
+    pub fn try_exec(&self, sql: &str) -> Result<(), String> {
+        let conn = rusqlite::Connection::open(self.db_path()).map_err(|e| e.to_string())?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(|e| e.to_string())?;
+        conn.execute_batch(sql).map_err(|e| e.to_string())
+    }
+
+    /// `name unique col1,col2` of each index of a table (SQLite's automatic ones included), sorted.
+    pub fn index_details(&self, table: &str) -> Vec<String> {
+        self.query(&format!("SELECT name, \"unique\" FROM pragma_index_list('{table}') ORDER BY name"))
+            .into_iter()
+            .map(|r| {
+                let cols: Vec<String> = self
+                    .query(&format!("SELECT name FROM pragma_index_info('{}') ORDER BY seqno", r[0]))
+                    .into_iter()
+                    .map(|c| c[0].clone())
+                    .collect();
+                format!("{} {} {}", r[0], r[1], cols.join(","))
+            })
+            .collect()
+    }
+
+    /// `from_column -> table.column` of each foreign key of a table, sorted.
+    pub fn foreign_keys(&self, table: &str) -> Vec<String> {
+        let mut fks: Vec<String> = self
+            .query(&format!("SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list('{table}')"))
+            .into_iter()
+            .map(|r| format!("{} -> {}.{}", r[0], r[1], r[2]))
+            .collect();
+        fks.sort();
+        fks
+    }
+
+    /// The CREATE statement SQLite keeps for a table or index.
+    pub fn schema_sql(&self, name: &str) -> String {
+        self.query(&format!("SELECT sql FROM sqlite_master WHERE name = '{name}'"))
+            .into_iter()
+            .next()
+            .map(|r| r[0].clone())
+            .unwrap_or_default()
+    }
+
+    /// Rows of `luamig_migrations` as `app.name`, in id order.
+    pub fn applied(&self) -> Vec<String> {
+        if !self.db_path().exists() || !self.tables().contains(&"luamig_migrations".to_string()) {
+            return Vec::new();
+        }
+        self.query("SELECT app || '.' || name FROM luamig_migrations ORDER BY id")
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect()
+    }
+
+    /// A single value of a query, as text.
+    pub fn scalar(&self, sql: &str) -> String {
+        self.query(sql).into_iter().next().and_then(|r| r.into_iter().next()).unwrap_or_default()
+    }
+}
+
+/// A migration file's source: `HEAD`, then a Migration with these dependencies and operations
+/// (Lua source of the operation list's items).
+pub fn mig(deps: &[(&str, &str)], ops: &str) -> String {
+    let deps: Vec<String> = deps.iter().map(|(a, n)| format!("{{\"{a}\", \"{n}\"}}")).collect();
+    format!(
+        "{HEAD}return migrations.Migration {{\n  dependencies = {{ {} }},\n  operations = {{\n{ops}\n  }},\n}}\n",
+        deps.join(", ")
+    )
+}
