@@ -42,6 +42,9 @@ pub enum Command {
         /// Exit with status 1 if anything is unapplied; change nothing.
         #[arg(long)]
         check: bool,
+        /// How long to wait for another `migrate` on the same database to finish.
+        #[arg(long = "lock-timeout", value_name = "SECONDS", default_value_t = 60)]
+        lock_timeout: u64,
     },
     /// List migrations and whether each is applied.
     Showmigrations {

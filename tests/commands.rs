@@ -214,10 +214,10 @@ fn fake_initial_applies_when_table_is_missing() {
 fn without_fake_initial_an_existing_table_is_an_error() {
     let p = two_apps();
     p.exec("CREATE TABLE orders_order (id integer primary key)");
-    let before = p.db_bytes();
     let run = p.luamig(&["migrate"]).fails();
     assert!(run.stderr.contains("orders_order") || run.stderr.contains("orders.0001_initial"), "{}", run.stderr);
-    assert_eq!(p.db_bytes(), before);
+    assert!(p.applied().is_empty());
+    assert_eq!(p.columns("orders_order"), s(&["id INTEGER 0 1"]));
 }
 
 #[test]
@@ -234,7 +234,7 @@ fn plan_prints_and_creates_nothing() {
     let before = p.db_bytes();
     let run = p.luamig(&["migrate", "orders", "zero", "--plan"]).ok();
     assert!(run.stdout.contains("Undo Create model Order"), "{}", run.stdout);
-    assert_eq!(p.db_bytes(), before);
+    assert!(p.db_bytes() == before, "the database changed");
     assert_eq!(p.applied(), s(&["orders.0001_initial"]));
 }
 
@@ -417,7 +417,7 @@ fn check_succeeds_on_good_project_and_changes_nothing() {
     p.luamig(&["migrate"]).ok();
     let before = p.db_bytes();
     p.luamig(&["check"]).ok();
-    assert_eq!(p.db_bytes(), before);
+    assert!(p.db_bytes() == before, "the database changed");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,12 +14,21 @@ pub struct Args {
     pub fake_initial: bool,
     pub plan: bool,
     pub check: bool,
+    pub lock_timeout: u64,
 }
 
 pub fn run(project: &Project, alias: &str, args: Args) -> Result<i32> {
     let read_only = args.plan || args.check;
     let db = super::open(project, alias, !read_only)?;
-    let ex = Executor::new(project, db)?;
+    // The history is read only once the lock is held, so a second run waiting here finds
+    // what the first one applied.
+    let _lock = if read_only {
+        None
+    } else {
+        let url = project.settings.database(alias)?;
+        Some(crate::db::lock::acquire(&db, url, std::time::Duration::from_secs(args.lock_timeout))?)
+    };
+    let ex = Executor::new(project, db.clone())?;
     ex.check()?;
     ex.check_states()?;
     let (targets, heading) = targets(project, &ex, &args)?;

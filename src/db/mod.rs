@@ -1,6 +1,7 @@
 //! Database connections behind one small trait, so the engine is backend-agnostic:
 //! SQLite and PostgreSQL differ only in their implementations of [`Connection`].
 
+pub mod lock;
 mod postgres;
 mod sqlite;
 
@@ -86,6 +87,11 @@ impl Database {
             conn: RefCell::new(conn),
             depth: std::cell::Cell::new(0),
         })
+    }
+
+    /// Whether a transaction is open.
+    pub fn in_transaction(&self) -> bool {
+        self.depth.get() > 0
     }
 
     /// Starts a transaction, or a savepoint when one is open.

@@ -59,6 +59,9 @@ fn run(op: &Operation, cx: &mut OperationContext, from: &ProjectState, to: &Proj
             return Ok(());
         }
     }
+    if !matches!(op.kind, RunSql { .. } | RunLua { .. } | SeparateDatabaseAndState { .. }) {
+        cx.editor.settle_constraints()?;
+    }
     match &op.kind {
         CreateModel { name, .. } | DeleteModel { name } => {
             let creating = matches!(op.kind, CreateModel { .. }) != back;
