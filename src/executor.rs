@@ -10,8 +10,8 @@ use crate::graph::{MigrationGraph, NodeKey};
 use crate::loader::{Project, graph_nodes};
 use crate::migration::Migration;
 use crate::operations::{
-    Hints, Operation, OperationContext, OperationKind, check_relations, database_backwards, database_forwards,
-    state_forwards,
+    Hints, Operation, OperationContext, OperationKind, check_relations, database_backwards,
+    database_forwards, state_forwards,
 };
 use crate::recorder::{AppliedRow, Recorder};
 use crate::router::Router;
@@ -53,7 +53,13 @@ impl<'p> Executor<'p> {
         let applied_keys: BTreeSet<NodeKey> = applied.keys().cloned().collect();
         let graph = MigrationGraph::build(graph_nodes(&project.migrations), &applied_keys)?;
         let router = Router::new(&project.settings.routers, &project.vm.lua);
-        Ok(Executor { project, db, graph, applied, router })
+        Ok(Executor {
+            project,
+            db,
+            graph,
+            applied,
+            router,
+        })
     }
 
     /// The checks every `migrate` and `check` makes: one leaf per app, consistent history,
@@ -66,7 +72,12 @@ impl<'p> Executor<'p> {
 
     /// Applied migrations of installed apps whose file changed (checksum) or vanished.
     pub fn check_files_match_history(&self) -> Result<()> {
-        let replaced: BTreeSet<&NodeKey> = self.project.migrations.values().flat_map(|m| &m.replaces).collect();
+        let replaced: BTreeSet<&NodeKey> = self
+            .project
+            .migrations
+            .values()
+            .flat_map(|m| &m.replaces)
+            .collect();
         let mut problems = Vec::new();
         for (key, row) in &self.applied {
             if !self.project.apps.contains(&key.app) {
@@ -110,7 +121,12 @@ impl<'p> Executor<'p> {
                 continue;
             }
             let m = self.migration(key)?;
-            if let Some((i, op)) = m.operations.iter().enumerate().find(|(_, op)| !op.reversible()) {
+            if let Some((i, op)) = m
+                .operations
+                .iter()
+                .enumerate()
+                .find(|(_, op)| !op.reversible())
+            {
                 return Err(Error::Plan(format!(
                     "{}: migration {key} cannot be unapplied: operation {} ({}) is irreversible{}; nothing was unapplied",
                     op.location,
@@ -171,7 +187,12 @@ impl<'p> Executor<'p> {
 
     /// Runs a plan (all forwards or all backwards, as `migration_plan` returns for one
     /// target set) and records each step.
-    pub fn migrate(&self, plan: &[Step], opts: RunOptions, progress: &mut dyn Progress) -> Result<()> {
+    pub fn migrate(
+        &self,
+        plan: &[Step],
+        opts: RunOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
         if plan.is_empty() {
             return Ok(());
         }
@@ -190,14 +211,24 @@ impl<'p> Executor<'p> {
         for (key, backwards) in plan {
             let state = match states.get(key) {
                 Some(s) if *backwards => s.clone(),
-                _ => return Err(Error::Plan(format!("cannot mix applying and unapplying in one run ({key})"))),
+                _ => {
+                    return Err(Error::Plan(format!(
+                        "cannot mix applying and unapplying in one run ({key})"
+                    )));
+                }
             };
             self.unapply(key, state, opts, progress)?;
         }
         Ok(())
     }
 
-    fn apply(&self, key: &NodeKey, state: ProjectState, opts: RunOptions, progress: &mut dyn Progress) -> Result<ProjectState> {
+    fn apply(
+        &self,
+        key: &NodeKey,
+        state: ProjectState,
+        opts: RunOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<ProjectState> {
         let m = self.migration(key)?;
         progress.start(key, false);
         let fake = opts.fake || (opts.fake_initial && self.initial_tables_exist(m, &state)?);
@@ -213,7 +244,13 @@ impl<'p> Executor<'p> {
         Ok(after)
     }
 
-    fn unapply(&self, key: &NodeKey, state: ProjectState, opts: RunOptions, progress: &mut dyn Progress) -> Result<()> {
+    fn unapply(
+        &self,
+        key: &NodeKey,
+        state: ProjectState,
+        opts: RunOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<()> {
         let m = self.migration(key)?;
         progress.start(key, true);
         if opts.fake {
@@ -230,7 +267,11 @@ impl<'p> Executor<'p> {
         // A squashed migration is recorded under the names it replaces as well.
         let keys = std::iter::once(&m.key).chain(&m.replaces);
         for key in keys {
-            let checksum = self.project.migrations.get(key).map(|r| r.checksum.as_str());
+            let checksum = self
+                .project
+                .migrations
+                .get(key)
+                .map(|r| r.checksum.as_str());
             recorder.record_unapplied(key)?;
             if !backwards {
                 recorder.record_applied(key, checksum)?;
@@ -241,8 +282,17 @@ impl<'p> Executor<'p> {
 
     /// Runs one migration's operations (forwards from `state`, or backwards where `state` is
     /// the state before it), in a transaction when atomic, and records it.
-    fn run_migration(&self, m: &Migration, state: ProjectState, backwards: bool) -> Result<ProjectState> {
-        let level = if m.atomic { Some(self.db.atomic_begin()?) } else { None };
+    fn run_migration(
+        &self,
+        m: &Migration,
+        state: ProjectState,
+        backwards: bool,
+    ) -> Result<ProjectState> {
+        let level = if m.atomic {
+            Some(self.db.atomic_begin()?)
+        } else {
+            None
+        };
         let result = self.run_operations(m, state, backwards).and_then(|after| {
             self.check_foreign_keys(m)?;
             self.record(m, backwards)?;
@@ -263,16 +313,36 @@ impl<'p> Executor<'p> {
         }
     }
 
-    fn run_operations(&self, m: &Migration, state: ProjectState, backwards: bool) -> Result<ProjectState> {
+    fn run_operations(
+        &self,
+        m: &Migration,
+        state: ProjectState,
+        backwards: bool,
+    ) -> Result<ProjectState> {
         let mut editor = SchemaEditor::new(self.db.clone(), false);
-        let host = RunLuaHost { lua: &self.project.vm.lua, db: self.db.clone() };
-        let allow = |model: Option<&str>, hints: &Hints| self.router.allow_migrate(&self.db.alias, &m.key.app, model, hints);
+        let host = RunLuaHost {
+            lua: &self.project.vm.lua,
+            db: self.db.clone(),
+        };
+        let allow = |model: Option<&str>, hints: &Hints| {
+            self.router
+                .allow_migrate(&self.db.alias, &m.key.app, model, hints)
+        };
         let steps = operation_states(m, state)?;
-        let order: Vec<usize> = if backwards { (0..steps.len()).rev().collect() } else { (0..steps.len()).collect() };
+        let order: Vec<usize> = if backwards {
+            (0..steps.len()).rev().collect()
+        } else {
+            (0..steps.len()).collect()
+        };
         let mut done = 0;
         for i in order {
             let (op, before, after) = &steps[i];
-            let mut cx = OperationContext { app: &m.key.app, editor: &mut editor, allow: &allow, lua: &host };
+            let mut cx = OperationContext {
+                app: &m.key.app,
+                editor: &mut editor,
+                allow: &allow,
+                lua: &host,
+            };
             let outcome = run_one(op, &mut cx, before, after, backwards, m.atomic, &self.db);
             if let Err(cause) = outcome {
                 return Err(self.operation_failure(m, i, op, cause, done, backwards));
@@ -281,13 +351,35 @@ impl<'p> Executor<'p> {
         }
         editor.flush_deferred().map_err(|e| Error::Migration {
             migration: m.key.to_string(),
-            cause: Box::new(Error::State { location: m.location.clone(), message: e.to_string() }),
-            note: m.atomic.then(|| format!("{} rolled back: the database is as it was before it", m.key)),
+            cause: Box::new(Error::State {
+                location: m.location.clone(),
+                message: e.to_string(),
+            }),
+            note: m
+                .atomic
+                .then(|| format!("{} rolled back: the database is as it was before it", m.key)),
         })?;
-        Ok(steps.last().map(|(_, before, after)| if backwards { before.clone() } else { after.clone() }).unwrap_or_default())
+        Ok(steps
+            .last()
+            .map(|(_, before, after)| {
+                if backwards {
+                    before.clone()
+                } else {
+                    after.clone()
+                }
+            })
+            .unwrap_or_default())
     }
 
-    fn operation_failure(&self, m: &Migration, i: usize, op: &Operation, cause: Error, done: usize, backwards: bool) -> Error {
+    fn operation_failure(
+        &self,
+        m: &Migration,
+        i: usize,
+        op: &Operation,
+        cause: Error,
+        done: usize,
+        backwards: bool,
+    ) -> Error {
         let note = if m.atomic {
             Some(format!(
                 "{} rolled back: the database is as it was before {}",
@@ -295,7 +387,10 @@ impl<'p> Executor<'p> {
                 if backwards { "unapplying it" } else { "it" }
             ))
         } else if done == 0 {
-            Some(format!("{} is not atomic; no earlier operation had run, and it was not recorded", m.key))
+            Some(format!(
+                "{} is not atomic; no earlier operation had run, and it was not recorded",
+                m.key
+            ))
         } else {
             Some(format!(
                 "{} is not atomic: the {done} operation(s) before this one stayed {}, and the migration was not recorded as {}",
@@ -307,7 +402,10 @@ impl<'p> Executor<'p> {
         // Lua errors already start with their file and line; others get the operation's.
         let cause = match cause {
             e @ (Error::Lua { .. } | Error::State { .. } | Error::Migration { .. }) => e,
-            other => Error::State { location: op.location.clone(), message: other.to_string() },
+            other => Error::State {
+                location: op.location.clone(),
+                message: other.to_string(),
+            },
         };
         Error::Migration {
             migration: format!("{}, operation {} ({})", m.key, i + 1, op.type_name()),
@@ -332,9 +430,14 @@ impl<'p> Executor<'p> {
                 migration: m.key.to_string(),
                 cause: Box::new(Error::State {
                     location: m.location.clone(),
-                    message: format!("foreign key check failed: {} row(s) of table {table} point at rows that do not exist", rows.rows.len()),
+                    message: format!(
+                        "foreign key check failed: {} row(s) of table {table} point at rows that do not exist",
+                        rows.rows.len()
+                    ),
                 }),
-                note: m.atomic.then(|| format!("{} rolled back: the database is as it was before it", m.key)),
+                note: m
+                    .atomic
+                    .then(|| format!("{} rolled back: the database is as it was before it", m.key)),
             });
         }
         Ok(())
@@ -342,7 +445,9 @@ impl<'p> Executor<'p> {
 
     /// `--fake-initial`: an initial migration whose tables (and added columns) all exist.
     fn initial_tables_exist(&self, m: &Migration, state: &ProjectState) -> Result<bool> {
-        let is_initial = m.initial.unwrap_or_else(|| !m.dependencies.iter().any(|d| d.app == m.key.app));
+        let is_initial = m
+            .initial
+            .unwrap_or_else(|| !m.dependencies.iter().any(|d| d.app == m.key.app));
         if !is_initial {
             return Ok(false);
         }
@@ -353,7 +458,9 @@ impl<'p> Executor<'p> {
             state_forwards(op, &m.key.app, &mut after)?;
             match &op.kind {
                 OperationKind::CreateModel { name, .. } => {
-                    let Some(model) = after.model(&m.key.app, name) else { return Ok(false) };
+                    let Some(model) = after.model(&m.key.app, name) else {
+                        return Ok(false);
+                    };
                     if !model.is_managed() {
                         continue;
                     }
@@ -362,9 +469,15 @@ impl<'p> Executor<'p> {
                     }
                     found_any = true;
                 }
-                OperationKind::AddField { model_name, name, .. } => {
-                    let Some(model) = after.model(&m.key.app, model_name) else { return Ok(false) };
-                    let Some(col) = model.field(name).and_then(|f| f.column(name)) else { continue };
+                OperationKind::AddField {
+                    model_name, name, ..
+                } => {
+                    let Some(model) = after.model(&m.key.app, model_name) else {
+                        return Ok(false);
+                    };
+                    let Some(col) = model.field(name).and_then(|f| f.column(name)) else {
+                        continue;
+                    };
                     if !self.db.column_names(&model.db_table())?.contains(&col) {
                         return Ok(false);
                     }
@@ -390,10 +503,20 @@ impl<'p> Executor<'p> {
             apply_state(self.migration(&k)?, &mut before)?;
         }
         let mut editor = SchemaEditor::new(self.db.clone(), true);
-        let host = RunLuaHost { lua: &self.project.vm.lua, db: self.db.clone() };
-        let allow = |model: Option<&str>, hints: &Hints| self.router.allow_migrate(&self.db.alias, &m.key.app, model, hints);
+        let host = RunLuaHost {
+            lua: &self.project.vm.lua,
+            db: self.db.clone(),
+        };
+        let allow = |model: Option<&str>, hints: &Hints| {
+            self.router
+                .allow_migrate(&self.db.alias, &m.key.app, model, hints)
+        };
         let steps = operation_states(m, before)?;
-        let order: Vec<usize> = if backwards { (0..steps.len()).rev().collect() } else { (0..steps.len()).collect() };
+        let order: Vec<usize> = if backwards {
+            (0..steps.len()).rev().collect()
+        } else {
+            (0..steps.len()).collect()
+        };
         let mut out = Vec::new();
         if m.atomic {
             out.push("BEGIN;".to_string());
@@ -403,7 +526,12 @@ impl<'p> Executor<'p> {
             out.push("--".into());
             out.push(format!("-- {}", op.describe()));
             out.push("--".into());
-            let mut cx = OperationContext { app: &m.key.app, editor: &mut editor, allow: &allow, lua: &host };
+            let mut cx = OperationContext {
+                app: &m.key.app,
+                editor: &mut editor,
+                allow: &allow,
+                lua: &host,
+            };
             if backwards {
                 database_backwards(op, &mut cx, after, before)?;
             } else {
@@ -425,7 +553,10 @@ impl<'p> Executor<'p> {
 }
 
 /// Each operation with the state before and after it.
-fn operation_states(m: &Migration, mut state: ProjectState) -> Result<Vec<(&Operation, ProjectState, ProjectState)>> {
+fn operation_states(
+    m: &Migration,
+    mut state: ProjectState,
+) -> Result<Vec<(&Operation, ProjectState, ProjectState)>> {
     let mut steps = Vec::with_capacity(m.operations.len());
     for op in &m.operations {
         let before = state.clone();
@@ -450,7 +581,12 @@ fn collect_touched(op: &Operation, out: &mut Vec<String>) {
     match &op.kind {
         CreateModel { name, .. } => out.push(name.clone()),
         AddField { model_name, .. } | AlterField { model_name, .. } => out.push(model_name.clone()),
-        RunSql { state_operations, .. } | SeparateDatabaseAndState { state_operations, .. } => {
+        RunSql {
+            state_operations, ..
+        }
+        | SeparateDatabaseAndState {
+            state_operations, ..
+        } => {
             for inner in state_operations {
                 collect_touched(inner, out);
             }
@@ -470,8 +606,19 @@ fn run_one(
     migration_atomic: bool,
     db: &Database,
 ) -> Result<()> {
-    let own_tx = !migration_atomic && matches!(op.kind, OperationKind::RunLua { atomic: Some(true), .. });
-    let level = if own_tx { Some(db.atomic_begin()?) } else { None };
+    let own_tx = !migration_atomic
+        && matches!(
+            op.kind,
+            OperationKind::RunLua {
+                atomic: Some(true),
+                ..
+            }
+        );
+    let level = if own_tx {
+        Some(db.atomic_begin()?)
+    } else {
+        None
+    };
     let result = if backwards {
         database_backwards(op, cx, after, before)
     } else {

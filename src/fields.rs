@@ -42,8 +42,14 @@ const KINDS: &[(&str, FieldKind)] = &[
     ("BigIntegerField", FieldKind::BigIntegerField),
     ("SmallIntegerField", FieldKind::SmallIntegerField),
     ("PositiveIntegerField", FieldKind::PositiveIntegerField),
-    ("PositiveSmallIntegerField", FieldKind::PositiveSmallIntegerField),
-    ("PositiveBigIntegerField", FieldKind::PositiveBigIntegerField),
+    (
+        "PositiveSmallIntegerField",
+        FieldKind::PositiveSmallIntegerField,
+    ),
+    (
+        "PositiveBigIntegerField",
+        FieldKind::PositiveBigIntegerField,
+    ),
     ("FloatField", FieldKind::FloatField),
     ("DecimalField", FieldKind::DecimalField),
     ("BooleanField", FieldKind::BooleanField),

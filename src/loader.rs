@@ -45,7 +45,10 @@ pub fn load_project(source: &SettingsSource) -> Result<Project> {
     };
     vm.lua.set_app_data(InstalledApps(installed.clone()));
     let folders = app_folders(&settings.migrations_dir)?;
-    let apps: Vec<String> = folders.into_iter().filter(|a| installed.contains(a)).collect();
+    let apps: Vec<String> = folders
+        .into_iter()
+        .filter(|a| installed.contains(a))
+        .collect();
     let decoder = Decoder::new(&vm)?;
     let mut migrations = BTreeMap::new();
     let rel_dir = relative_to(&settings.migrations_dir, &settings.base_dir);
@@ -73,11 +76,16 @@ pub fn load_project(source: &SettingsSource) -> Result<Project> {
 
 /// SHA-256 of bytes, lowercase hex (the recorder's checksum).
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn relative_to(path: &Path, base: &Path) -> PathBuf {
-    path.strip_prefix(base).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    path.strip_prefix(base)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// App folders directly under the migrations folder (not starting with `_` or `.`), sorted.
@@ -86,8 +94,15 @@ pub fn app_folders(dir: &Path) -> Result<Vec<String>> {
         return Ok(Vec::new());
     }
     let mut apps = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).min_depth(1).max_depth(1).sort_by_file_name() {
-        let entry = entry.map_err(|e| Error::File { path: dir.to_path_buf(), reason: e.to_string() })?;
+    for entry in walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .max_depth(1)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|e| Error::File {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         let name = entry.file_name().to_string_lossy().to_string();
         if entry.file_type().is_dir() && !name.starts_with('_') && !name.starts_with('.') {
             apps.push(name);
@@ -99,8 +114,15 @@ pub fn app_folders(dir: &Path) -> Result<Vec<String>> {
 /// `*.lua` files directly in an app folder, not starting with `_` or `.`: (stem, path), sorted.
 pub fn migration_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).min_depth(1).max_depth(1).sort_by_file_name() {
-        let entry = entry.map_err(|e| Error::File { path: dir.to_path_buf(), reason: e.to_string() })?;
+    for entry in walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .max_depth(1)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|e| Error::File {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         let name = entry.file_name().to_string_lossy().to_string();
         if !entry.file_type().is_file() || name.starts_with('_') || name.starts_with('.') {
             continue;
@@ -113,10 +135,14 @@ pub fn migration_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 fn load_settings(source: &SettingsSource) -> Result<(Settings, LuaVm)> {
-    let cwd = std::env::current_dir().map_err(|e| Error::Settings(format!("cannot read the current folder: {e}")))?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::Settings(format!("cannot read the current folder: {e}")))?;
     let file = match &source.settings {
         Some(f) if !f.is_file() => {
-            return Err(Error::Settings(format!("settings file {} does not exist", f.display())));
+            return Err(Error::Settings(format!(
+                "settings file {} does not exist",
+                f.display()
+            )));
         }
         Some(f) => Some(f.clone()),
         None => Some(PathBuf::from("luamig.lua")).filter(|p| p.is_file()),
@@ -125,25 +151,39 @@ fn load_settings(source: &SettingsSource) -> Result<(Settings, LuaVm)> {
         .as_ref()
         .and_then(|f| f.parent().map(Path::to_path_buf))
         .unwrap_or_default();
-    let base_dir = if display_base.as_os_str().is_empty() { cwd.clone() } else { cwd.join(&display_base) };
+    let base_dir = if display_base.as_os_str().is_empty() {
+        cwd.clone()
+    } else {
+        cwd.join(&display_base)
+    };
     let vm = LuaVm::new(&base_dir, &display_base)?;
     let table = match &file {
         Some(f) => {
-            let bytes = std::fs::read(f).map_err(|e| Error::File { path: f.clone(), reason: e.to_string() })?;
+            let bytes = std::fs::read(f).map_err(|e| Error::File {
+                path: f.clone(),
+                reason: e.to_string(),
+            })?;
             match vm.run_file(&bytes, f)? {
                 LuaValue::Table(t) => Some(t),
                 other => {
                     return Err(Error::Settings(format!(
                         "{}: settings must return a table, not {}",
                         f.display(),
-                        if other.is_nil() { "nothing".to_string() } else { format!("a {}", other.type_name()) }
+                        if other.is_nil() {
+                            "nothing".to_string()
+                        } else {
+                            format!("a {}", other.type_name())
+                        }
                     )));
                 }
             }
         }
         None => None,
     };
-    let shown = file.as_ref().map(|f| f.display().to_string()).unwrap_or_default();
+    let shown = file
+        .as_ref()
+        .map(|f| f.display().to_string())
+        .unwrap_or_default();
     let settings = settings_from_table(table.as_ref(), &shown, source, base_dir, display_base)?;
     Ok((settings, vm))
 }
@@ -166,39 +206,63 @@ fn settings_from_table(
             let (k, _) = pair.map_err(lua_error)?;
             let key = k.to_string().unwrap_or_default();
             if !SETTINGS_KEYS.contains(&key.as_str()) {
-                return Err(err(format!("unknown setting '{key}' (known: {})", SETTINGS_KEYS.join(", "))));
+                return Err(err(format!(
+                    "unknown setting '{key}' (known: {})",
+                    SETTINGS_KEYS.join(", ")
+                )));
             }
         }
-        if let Some(dbs) = t.get::<Option<Table>>("databases").map_err(|e| err(format!("'databases' must be a table: {e}")))? {
+        if let Some(dbs) = t
+            .get::<Option<Table>>("databases")
+            .map_err(|e| err(format!("'databases' must be a table: {e}")))?
+        {
             for pair in dbs.pairs::<String, LuaValue>() {
                 let (alias, v) = pair.map_err(|e| err(format!("'databases': {e}")))?;
                 let LuaValue::Table(entry) = v else {
-                    return Err(err(format!("databases.{alias} must be a table like {{ url = \"sqlite:db.sqlite3\" }}")));
+                    return Err(err(format!(
+                        "databases.{alias} must be a table like {{ url = \"sqlite:db.sqlite3\" }}"
+                    )));
                 };
                 for key in entry.pairs::<LuaValue, LuaValue>() {
                     let (k, _) = key.map_err(lua_error)?;
                     if k.to_string().unwrap_or_default() != "url" {
-                        return Err(err(format!("databases.{alias}: unknown key '{}' (only 'url')", k.to_string().unwrap_or_default())));
+                        return Err(err(format!(
+                            "databases.{alias}: unknown key '{}' (only 'url')",
+                            k.to_string().unwrap_or_default()
+                        )));
                     }
                 }
-                let url: Option<String> = entry.get("url").map_err(|_| err(format!("databases.{alias}.url must be a string")))?;
+                let url: Option<String> = entry
+                    .get("url")
+                    .map_err(|_| err(format!("databases.{alias}.url must be a string")))?;
                 if alias == "default" {
                     default_from_file = url.clone();
                 }
                 databases.insert(alias, url);
             }
         }
-        if let Some(dir) = t.get::<Option<String>>("migrations_dir").map_err(|_| err("'migrations_dir' must be a string".into()))? {
+        if let Some(dir) = t
+            .get::<Option<String>>("migrations_dir")
+            .map_err(|_| err("'migrations_dir' must be a string".into()))?
+        {
             migrations_dir = dir;
         }
         installed_apps = t
             .get::<Option<Vec<String>>>("installed_apps")
             .map_err(|_| err("'installed_apps' must be a list of app labels".into()))?;
-        if let Some(list) = t.get::<Option<Vec<LuaValue>>>("routers").map_err(|_| err("'routers' must be a list of tables".into()))? {
+        if let Some(list) = t
+            .get::<Option<Vec<LuaValue>>>("routers")
+            .map_err(|_| err("'routers' must be a list of tables".into()))?
+        {
             for r in list {
                 match r {
                     LuaValue::Table(rt) => routers.push(rt),
-                    other => return Err(err(format!("each router must be a table with allow_migrate, not a {}", other.type_name()))),
+                    other => {
+                        return Err(err(format!(
+                            "each router must be a table with allow_migrate, not a {}",
+                            other.type_name()
+                        )));
+                    }
                 }
             }
         }
@@ -214,7 +278,8 @@ fn settings_from_table(
     for (alias, url) in databases {
         // An alias whose URL is unset (an empty environment variable) is an error only when used.
         let parsed_url = match url {
-            Some(u) => DatabaseUrl::parse(&u, &base_dir).map_err(|e| Error::Settings(format!("database '{alias}': {e}")))?,
+            Some(u) => DatabaseUrl::parse(&u, &base_dir)
+                .map_err(|e| Error::Settings(format!("database '{alias}': {e}")))?,
             None => continue,
         };
         parsed.insert(alias, parsed_url);
@@ -264,7 +329,12 @@ fn latest_of_app(migrations: &BTreeMap<NodeKey, Migration>, app: &str) -> Option
     let depended: BTreeSet<&str> = migrations
         .values()
         .filter(|m| m.key.app == app)
-        .flat_map(|m| m.dependencies.iter().filter(|d| d.app == app).map(|d| d.name.as_str()))
+        .flat_map(|m| {
+            m.dependencies
+                .iter()
+                .filter(|d| d.app == app)
+                .map(|d| d.name.as_str())
+        })
         .collect();
     migrations
         .values()

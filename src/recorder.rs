@@ -50,7 +50,10 @@ impl<'a> Recorder<'a> {
         if !self.has_table()? {
             return Ok(BTreeMap::new());
         }
-        let rows = self.db.query(&format!("SELECT \"app\", \"name\", \"checksum\" FROM \"{TABLE}\" ORDER BY \"id\""), &[])?;
+        let rows = self.db.query(
+            &format!("SELECT \"app\", \"name\", \"checksum\" FROM \"{TABLE}\" ORDER BY \"id\""),
+            &[],
+        )?;
         let mut out = BTreeMap::new();
         for r in rows.rows {
             if let [Value::Text(app), Value::Text(name), checksum] = r.as_slice() {
@@ -58,7 +61,10 @@ impl<'a> Recorder<'a> {
                     Value::Text(c) => Some(c.clone()),
                     _ => None,
                 };
-                out.insert(NodeKey::new(app.clone(), name.clone()), AppliedRow { checksum });
+                out.insert(
+                    NodeKey::new(app.clone(), name.clone()),
+                    AppliedRow { checksum },
+                );
             }
         }
         Ok(out)
@@ -89,8 +95,14 @@ impl<'a> Recorder<'a> {
     /// Replaces a recorded checksum (after the user accepts a changed file on purpose).
     pub fn update_checksum(&self, key: &NodeKey, checksum: &str) -> Result<()> {
         self.db.execute(
-            &format!("UPDATE \"{TABLE}\" SET \"checksum\" = %s WHERE \"app\" = %s AND \"name\" = %s"),
-            &[Value::Text(checksum.to_string()), Value::Text(key.app.clone()), Value::Text(key.name.clone())],
+            &format!(
+                "UPDATE \"{TABLE}\" SET \"checksum\" = %s WHERE \"app\" = %s AND \"name\" = %s"
+            ),
+            &[
+                Value::Text(checksum.to_string()),
+                Value::Text(key.app.clone()),
+                Value::Text(key.name.clone()),
+            ],
         )?;
         Ok(())
     }

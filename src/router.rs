@@ -20,17 +20,31 @@ impl<'a> Router<'a> {
     }
 
     /// Whether an operation on `model` (lowercased) of `app` may run on database `alias`.
-    pub fn allow_migrate(&self, alias: &str, app: &str, model: Option<&str>, hints: &Hints) -> Result<bool> {
+    pub fn allow_migrate(
+        &self,
+        alias: &str,
+        app: &str,
+        model: Option<&str>,
+        hints: &Hints,
+    ) -> Result<bool> {
         for router in self.routers {
-            let Ok(Some(f)) = router.get::<Option<Function>>("allow_migrate") else { continue };
+            let Ok(Some(f)) = router.get::<Option<Function>>("allow_migrate") else {
+                continue;
+            };
             let hint_table = self.lua.create_table().map_err(crate::lua::lua_error)?;
             for (k, v) in hints {
-                hint_table.set(k.as_str(), v.as_str()).map_err(crate::lua::lua_error)?;
+                hint_table
+                    .set(k.as_str(), v.as_str())
+                    .map_err(crate::lua::lua_error)?;
             }
             // `function R:allow_migrate(db, app_label, model_name, hints)` takes the router
             // first (five parameters); a plain `allow_migrate = function(db, ...)` does not.
             let answer = if f.info().num_params >= 5 {
-                call_protected(self.lua, &f, (router.clone(), alias, app, model, hint_table))?
+                call_protected(
+                    self.lua,
+                    &f,
+                    (router.clone(), alias, app, model, hint_table),
+                )?
             } else {
                 call_protected(self.lua, &f, (alias, app, model, hint_table))?
             };

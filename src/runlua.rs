@@ -20,17 +20,27 @@ pub struct RunLuaHost<'a> {
 }
 
 impl LuaRunner for RunLuaHost<'_> {
-    fn run_lua(&self, code: &mlua::Function, state: &ProjectState, _editor: &mut SchemaEditor, _location: &str) -> Result<()> {
-        let apps = crate::orm::registry::apps_table(self.lua, state, self.db.clone()).map_err(lua_error)?;
+    fn run_lua(
+        &self,
+        code: &mlua::Function,
+        state: &ProjectState,
+        _editor: &mut SchemaEditor,
+        _location: &str,
+    ) -> Result<()> {
+        let apps = crate::orm::registry::apps_table(self.lua, state, self.db.clone())
+            .map_err(lua_error)?;
         let editor = schema_editor_table(self.lua, self.db.clone()).map_err(lua_error)?;
-        let previous = self.lua.set_app_data(crate::lua::stdlib::CurrentDatabase(self.db.clone()));
+        let previous = self
+            .lua
+            .set_app_data(crate::lua::stdlib::CurrentDatabase(self.db.clone()));
         let result = call_protected(self.lua, code, (apps, editor));
         match previous {
             Some(p) => {
                 self.lua.set_app_data(p);
             }
             None => {
-                self.lua.remove_app_data::<crate::lua::stdlib::CurrentDatabase>();
+                self.lua
+                    .remove_app_data::<crate::lua::stdlib::CurrentDatabase>();
             }
         }
         result.map(|_| ())
@@ -48,36 +58,44 @@ pub fn schema_editor_table(lua: &Lua, db: Rc<Database>) -> mlua::Result<Table> {
     let exec_db = db.clone();
     t.set(
         "execute",
-        lua.create_function(move |_, (_this, sql, params): (LuaValue, String, Option<Table>)| {
-            let params = params_of(params)?;
-            exec_db.execute(&sql, &params).map_err(mlua::Error::external)
-        })?,
+        lua.create_function(
+            move |_, (_this, sql, params): (LuaValue, String, Option<Table>)| {
+                let params = params_of(params)?;
+                exec_db
+                    .execute(&sql, &params)
+                    .map_err(mlua::Error::external)
+            },
+        )?,
     )?;
     t.set(
         "query",
-        lua.create_function(move |lua, (_this, sql, params): (LuaValue, String, Option<Table>)| {
-            let params = params_of(params)?;
-            let rows = db.query(&sql, &params).map_err(mlua::Error::external)?;
-            let out = lua.create_table_with_capacity(rows.rows.len(), 0)?;
-            for (i, row) in rows.rows.iter().enumerate() {
-                let r = lua.create_table_with_capacity(row.len(), row.len())?;
-                for (j, v) in row.iter().enumerate() {
-                    let lv = convert::from_value(lua, v)?;
-                    r.raw_set(j + 1, lv.clone())?;
-                    if let Some(name) = rows.columns.get(j) {
-                        r.raw_set(name.as_str(), lv)?;
+        lua.create_function(
+            move |lua, (_this, sql, params): (LuaValue, String, Option<Table>)| {
+                let params = params_of(params)?;
+                let rows = db.query(&sql, &params).map_err(mlua::Error::external)?;
+                let out = lua.create_table_with_capacity(rows.rows.len(), 0)?;
+                for (i, row) in rows.rows.iter().enumerate() {
+                    let r = lua.create_table_with_capacity(row.len(), row.len())?;
+                    for (j, v) in row.iter().enumerate() {
+                        let lv = convert::from_value(lua, v)?;
+                        r.raw_set(j + 1, lv.clone())?;
+                        if let Some(name) = rows.columns.get(j) {
+                            r.raw_set(name.as_str(), lv)?;
+                        }
                     }
+                    out.raw_set(i + 1, r)?;
                 }
-                out.raw_set(i + 1, r)?;
-            }
-            Ok(out)
-        })?,
+                Ok(out)
+            },
+        )?,
     )?;
     Ok(t)
 }
 
 fn params_of(params: Option<Table>) -> mlua::Result<Vec<crate::value::Value>> {
-    let Some(p) = params else { return Ok(Vec::new()) };
+    let Some(p) = params else {
+        return Ok(Vec::new());
+    };
     let n = p.raw_len();
     (1..=n)
         .map(|i| p.raw_get::<LuaValue>(i).and_then(|v| convert::to_value(&v)))

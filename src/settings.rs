@@ -33,7 +33,9 @@ impl DatabaseUrl {
             }
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
-                return Err(bad("no file path (use sqlite:db.sqlite3, sqlite:///abs/path.db or sqlite::memory:)"));
+                return Err(bad(
+                    "no file path (use sqlite:db.sqlite3, sqlite:///abs/path.db or sqlite::memory:)",
+                ));
             }
             let p = Path::new(path);
             return Ok(DatabaseUrl::Sqlite(Some(if p.is_absolute() {
@@ -99,7 +101,8 @@ fn parse_postgres(rest: &str) -> std::result::Result<DatabaseUrl, String> {
     let port = if port.is_empty() {
         5432
     } else {
-        port.parse::<u16>().map_err(|_| format!("port '{port}' is not a number from 1 to 65535"))?
+        port.parse::<u16>()
+            .map_err(|_| format!("port '{port}' is not a number from 1 to 65535"))?
     };
     let dbname = percent_decode(dbname)?;
     if dbname.is_empty() {
@@ -107,13 +110,19 @@ fn parse_postgres(rest: &str) -> std::result::Result<DatabaseUrl, String> {
     }
     let mut options = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').ok_or_else(|| format!("query option '{pair}' has no '='"))?;
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("query option '{pair}' has no '='"))?;
         options.push((percent_decode(k)?, percent_decode(v)?));
     }
     Ok(DatabaseUrl::Postgres {
         user,
         password,
-        host: if host.is_empty() { "localhost".into() } else { percent_decode(&host)? },
+        host: if host.is_empty() {
+            "localhost".into()
+        } else {
+            percent_decode(&host)?
+        },
         port,
         dbname,
         options,
@@ -149,7 +158,11 @@ pub fn redact(url: &str) -> String {
     match authority.rsplit_once('@') {
         Some((auth, host)) => {
             let user = auth.split(':').next().unwrap_or("");
-            let shown = if auth.contains(':') { format!("{user}:***") } else { user.to_string() };
+            let shown = if auth.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
             format!("{scheme}://{shown}@{host}{tail}")
         }
         None => url.to_string(),
@@ -211,14 +224,30 @@ mod tests {
 
     #[test]
     fn postgres_urls_and_redaction() {
-        let url = DatabaseUrl::parse("postgres://bob:s%40cret@db.example:6543/app?sslmode=disable", Path::new("."))
-            .expect("valid url");
+        let url = DatabaseUrl::parse(
+            "postgres://bob:s%40cret@db.example:6543/app?sslmode=disable",
+            Path::new("."),
+        )
+        .expect("valid url");
         match &url {
-            DatabaseUrl::Postgres { user, password, host, port, dbname, options } => {
+            DatabaseUrl::Postgres {
+                user,
+                password,
+                host,
+                port,
+                dbname,
+                options,
+            } => {
                 assert_eq!(user.as_deref(), Some("bob"));
                 assert_eq!(password.as_deref(), Some("s@cret"));
-                assert_eq!((host.as_str(), *port, dbname.as_str()), ("db.example", 6543, "app"));
-                assert_eq!(options, &vec![("sslmode".to_string(), "disable".to_string())]);
+                assert_eq!(
+                    (host.as_str(), *port, dbname.as_str()),
+                    ("db.example", 6543, "app")
+                );
+                assert_eq!(
+                    options,
+                    &vec![("sslmode".to_string(), "disable".to_string())]
+                );
             }
             other => panic!("parsed as {other:?}"),
         }
@@ -227,6 +256,9 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.contains("notaport") && !err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains("notaport") && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 }

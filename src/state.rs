@@ -116,7 +116,9 @@ impl ProjectState {
 
     /// The model `app.name` (name matched case-insensitively).
     pub fn model(&self, app: &str, name: &str) -> Option<&ModelState> {
-        self.models.get(&ModelKey::new(app, name)).map(|m| m.as_ref())
+        self.models
+            .get(&ModelKey::new(app, name))
+            .map(|m| m.as_ref())
     }
 
     /// The model under a key.
@@ -214,7 +216,8 @@ mod tests {
         let mut after = before.clone();
         let key = ModelKey::new("orders", "Order");
         if let Some(m) = after.model_mut(&key) {
-            m.fields.push(("slug".into(), Field::new(FieldKind::SlugField)));
+            m.fields
+                .push(("slug".into(), Field::new(FieldKind::SlugField)));
         }
         assert_eq!(before.get(&key).map(|m| m.fields.len()), Some(2));
         assert_eq!(after.get(&key).map(|m| m.fields.len()), Some(3));

@@ -67,7 +67,11 @@ pub fn column_value(kind: crate::fields::FieldKind, v: &Value, vendor: crate::db
         (K::UUIDField, Value::Text(s)) if vendor == crate::db::Vendor::Sqlite => {
             Value::Text(s.replace('-', "").to_lowercase())
         }
-        (K::DecimalField, Value::Text(s)) => s.trim().parse().map(Value::Decimal).unwrap_or_else(|_| v.clone()),
+        (K::DecimalField, Value::Text(s)) => s
+            .trim()
+            .parse()
+            .map(Value::Decimal)
+            .unwrap_or_else(|_| v.clone()),
         (K::DecimalField, Value::Int(i)) => Value::Decimal(Decimal::from(*i)),
         (K::BooleanField, Value::Int(i)) => Value::Bool(*i != 0),
         _ => v.clone(),

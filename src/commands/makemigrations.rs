@@ -8,12 +8,20 @@ use crate::graph::{MigrationGraph, NodeKey};
 use crate::loader::{Project, graph_nodes};
 use crate::writer::{MigrationFile, write_migration};
 
-pub fn run(project: &Project, app: Option<String>, empty: bool, name: Option<String>, merge: bool) -> Result<i32> {
+pub fn run(
+    project: &Project,
+    app: Option<String>,
+    empty: bool,
+    name: Option<String>,
+    merge: bool,
+) -> Result<i32> {
     if merge {
         return run_merge(project, name.as_deref());
     }
     let Some(app) = app else {
-        return Err(Error::Usage("makemigrations needs an app label with --empty (or --merge)".into()));
+        return Err(Error::Usage(
+            "makemigrations needs an app label with --empty (or --merge)".into(),
+        ));
     };
     if !empty {
         return Err(Error::Usage(
@@ -33,7 +41,10 @@ pub fn run(project: &Project, app: Option<String>, empty: bool, name: Option<Str
     let stem = match (&name, number) {
         (Some(n), _) => format!("{number:04}_{n}"),
         (None, 1) => "0001_initial".to_string(),
-        (None, _) => format!("{number:04}_auto_{}", chrono::Utc::now().format("%Y%m%d_%H%M")),
+        (None, _) => format!(
+            "{number:04}_auto_{}",
+            chrono::Utc::now().format("%Y%m%d_%H%M")
+        ),
     };
     let file = MigrationFile {
         dependencies: leaves,
@@ -58,7 +69,10 @@ fn run_merge(project: &Project, name: Option<&str>) -> Result<i32> {
             None => format!("{number:04}_merge_{}", leaves.join("_")),
         };
         let file = MigrationFile {
-            dependencies: leaves.iter().map(|l| NodeKey::new(app.clone(), l.clone())).collect(),
+            dependencies: leaves
+                .iter()
+                .map(|l| NodeKey::new(app.clone(), l.clone()))
+                .collect(),
             initial: false,
         };
         let path = write_migration(project, &app, &stem, &file)?;
@@ -89,6 +103,8 @@ fn check_label(what: &str, s: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Usage(format!("{what} '{s}' may only contain letters, digits and '_'")))
+        Err(Error::Usage(format!(
+            "{what} '{s}' may only contain letters, digits and '_'"
+        )))
     }
 }

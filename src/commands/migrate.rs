@@ -26,7 +26,11 @@ pub fn run(project: &Project, alias: &str, args: Args) -> Result<i32> {
         None
     } else {
         let url = project.settings.database(alias)?;
-        Some(crate::db::lock::acquire(&db, url, std::time::Duration::from_secs(args.lock_timeout))?)
+        Some(crate::db::lock::acquire(
+            &db,
+            url,
+            std::time::Duration::from_secs(args.lock_timeout),
+        )?)
     };
     let ex = Executor::new(project, db.clone())?;
     ex.check()?;
@@ -42,7 +46,14 @@ pub fn run(project: &Project, alias: &str, args: Args) -> Result<i32> {
         if plan.is_empty() {
             return Ok(0);
         }
-        eprintln!("{} unapplied migration(s): {}", plan.len(), plan.iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "{} unapplied migration(s): {}",
+            plan.len(),
+            plan.iter()
+                .map(|(k, _)| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         return Ok(1);
     }
     println!("Operations to perform:");
@@ -52,30 +63,53 @@ pub fn run(project: &Project, alias: &str, args: Args) -> Result<i32> {
         println!("  No migrations to apply.");
         return Ok(0);
     }
-    let opts = RunOptions { fake: args.fake, fake_initial: args.fake_initial };
+    let opts = RunOptions {
+        fake: args.fake,
+        fake_initial: args.fake_initial,
+    };
     ex.migrate(&plan, opts, &mut ConsoleProgress)?;
     Ok(0)
 }
 
-fn targets(project: &Project, ex: &Executor, args: &Args) -> Result<(Vec<(String, Option<NodeKey>)>, String)> {
+fn targets(
+    project: &Project,
+    ex: &Executor,
+    args: &Args,
+) -> Result<(Vec<(String, Option<NodeKey>)>, String)> {
     let Some(app) = &args.app else {
         let t = project
             .apps
             .iter()
-            .flat_map(|a| ex.graph.leaf_nodes(a).into_iter().map(|k| (k.app.clone(), Some(k))))
+            .flat_map(|a| {
+                ex.graph
+                    .leaf_nodes(a)
+                    .into_iter()
+                    .map(|k| (k.app.clone(), Some(k)))
+            })
             .collect();
-        return Ok((t, format!("Apply all migrations: {}", project.apps.join(", "))));
+        return Ok((
+            t,
+            format!("Apply all migrations: {}", project.apps.join(", ")),
+        ));
     };
     if !project.apps.contains(app) || ex.graph.leaf_nodes(app).is_empty() {
         return Err(Error::Usage(format!("app '{app}' has no migrations")));
     }
     match &args.target {
         None => {
-            let t = ex.graph.leaf_nodes(app).into_iter().map(|k| (app.clone(), Some(k))).collect();
+            let t = ex
+                .graph
+                .leaf_nodes(app)
+                .into_iter()
+                .map(|k| (app.clone(), Some(k)))
+                .collect();
             Ok((t, format!("Apply all migrations: {app}")))
         }
         Some(name) => match ex.graph.resolve_target(app, name)? {
-            None => Ok((vec![(app.clone(), None)], format!("Unapply all migrations: {app}"))),
+            None => Ok((
+                vec![(app.clone(), None)],
+                format!("Unapply all migrations: {app}"),
+            )),
             Some(key) => {
                 let heading = format!("Target specific migration: {}, from {app}", key.name);
                 Ok((vec![(app.clone(), Some(key))], heading))

@@ -21,14 +21,41 @@ pub fn run(cli: Cli) -> Result<i32> {
     };
     let project = load_project(&source)?;
     match cli.command {
-        Command::Migrate { app, target, fake, fake_initial, plan, check, lock_timeout } => migrate::run(
+        Command::Migrate {
+            app,
+            target,
+            fake,
+            fake_initial,
+            plan,
+            check,
+            lock_timeout,
+        } => migrate::run(
             &project,
             &cli.database,
-            migrate::Args { app, target, fake, fake_initial, plan, check, lock_timeout },
+            migrate::Args {
+                app,
+                target,
+                fake,
+                fake_initial,
+                plan,
+                check,
+                lock_timeout,
+            },
         ),
-        Command::Showmigrations { apps, plan } => showmigrations::run(&project, &cli.database, &apps, plan),
-        Command::Sqlmigrate { app, name, backwards } => sqlmigrate::run(&project, &cli.database, &app, &name, backwards),
-        Command::Makemigrations { app, empty, name, merge } => makemigrations::run(&project, app, empty, name, merge),
+        Command::Showmigrations { apps, plan } => {
+            showmigrations::run(&project, &cli.database, &apps, plan)
+        }
+        Command::Sqlmigrate {
+            app,
+            name,
+            backwards,
+        } => sqlmigrate::run(&project, &cli.database, &app, &name, backwards),
+        Command::Makemigrations {
+            app,
+            empty,
+            name,
+            merge,
+        } => makemigrations::run(&project, app, empty, name, merge),
         Command::Check => check::run(&project, &cli.database),
     }
 }

@@ -24,7 +24,11 @@ pub fn run(project: &Project, alias: &str, apps: &[String], plan: bool) -> Resul
         }
         return Ok(0);
     }
-    let shown: Vec<&String> = if apps.is_empty() { project.apps.iter().collect() } else { apps.iter().collect() };
+    let shown: Vec<&String> = if apps.is_empty() {
+        project.apps.iter().collect()
+    } else {
+        apps.iter().collect()
+    };
     for app in shown {
         println!("{app}");
         let mut seen = BTreeSet::new();
@@ -35,8 +39,16 @@ pub fn run(project: &Project, alias: &str, apps: &[String], plan: bool) -> Resul
                     continue;
                 }
                 any = true;
-                let squashed = project.migrations.get(&key).map(|m| m.replaces.len()).unwrap_or(0);
-                let note = if squashed > 0 { format!(" ({squashed} squashed migrations)") } else { String::new() };
+                let squashed = project
+                    .migrations
+                    .get(&key)
+                    .map(|m| m.replaces.len())
+                    .unwrap_or(0);
+                let note = if squashed > 0 {
+                    format!(" ({squashed} squashed migrations)")
+                } else {
+                    String::new()
+                };
                 println!(" {} {}{note}", mark(&key), key.name);
             }
         }

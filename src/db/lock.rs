@@ -35,7 +35,11 @@ impl Drop for MigrationLock<'_> {
 }
 
 /// Waits up to `timeout` for the lock of `db`.
-pub fn acquire<'a>(db: &'a Database, url: &DatabaseUrl, timeout: Duration) -> Result<MigrationLock<'a>> {
+pub fn acquire<'a>(
+    db: &'a Database,
+    url: &DatabaseUrl,
+    timeout: Duration,
+) -> Result<MigrationLock<'a>> {
     let start = Instant::now();
     let timed_out = || {
         Error::Usage(format!(
@@ -46,8 +50,14 @@ pub fn acquire<'a>(db: &'a Database, url: &DatabaseUrl, timeout: Duration) -> Re
     };
     match (db.vendor, url) {
         (Vendor::Postgres, _) => loop {
-            let rows = db.query("SELECT pg_try_advisory_lock(%s)", &[Value::Int(PG_LOCK_KEY)])?;
-            if matches!(rows.rows.first().and_then(|r| r.first()), Some(Value::Bool(true))) {
+            let rows = db.query(
+                "SELECT pg_try_advisory_lock(%s)",
+                &[Value::Int(PG_LOCK_KEY)],
+            )?;
+            if matches!(
+                rows.rows.first().and_then(|r| r.first()),
+                Some(Value::Bool(true))
+            ) {
                 return Ok(MigrationLock::Postgres(db));
             }
             if start.elapsed() >= timeout {
@@ -58,20 +68,28 @@ pub fn acquire<'a>(db: &'a Database, url: &DatabaseUrl, timeout: Duration) -> Re
         (Vendor::Sqlite, DatabaseUrl::Sqlite(Some(path))) => {
             let lock_path = path.with_file_name(format!(
                 "{}.luamig-lock",
-                path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+                path.file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default()
             ));
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .truncate(false)
                 .write(true)
                 .open(&lock_path)
-                .map_err(|e| Error::File { path: lock_path.clone(), reason: e.to_string() })?;
+                .map_err(|e| Error::File {
+                    path: lock_path.clone(),
+                    reason: e.to_string(),
+                })?;
             loop {
                 match file.try_lock() {
                     Ok(()) => return Ok(MigrationLock::File(file)),
                     Err(std::fs::TryLockError::WouldBlock) => {}
                     Err(std::fs::TryLockError::Error(e)) => {
-                        return Err(Error::File { path: lock_path, reason: e.to_string() });
+                        return Err(Error::File {
+                            path: lock_path,
+                            reason: e.to_string(),
+                        });
                     }
                 }
                 if start.elapsed() >= timeout {

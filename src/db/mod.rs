@@ -79,7 +79,10 @@ impl Database {
                 Box::new(sqlite::SqliteConnection::open(None)?)
             }
             DatabaseUrl::Sqlite(path) => Box::new(sqlite::SqliteConnection::open(path.as_deref())?),
-            DatabaseUrl::Postgres { .. } => Box::new(postgres::PostgresConnection::connect(url, std::time::Duration::from_secs(10))?),
+            DatabaseUrl::Postgres { .. } => Box::new(postgres::PostgresConnection::connect(
+                url,
+                std::time::Duration::from_secs(10),
+            )?),
         };
         Ok(Database {
             alias: alias.to_string(),
@@ -112,7 +115,8 @@ impl Database {
         if level.0 == 0 {
             self.execute("COMMIT", &[]).map(|_| ())
         } else {
-            self.execute(&format!("RELEASE SAVEPOINT luamig_sp{}", level.0), &[]).map(|_| ())
+            self.execute(&format!("RELEASE SAVEPOINT luamig_sp{}", level.0), &[])
+                .map(|_| ())
         }
     }
 
@@ -124,7 +128,8 @@ impl Database {
         } else {
             let sp = format!("luamig_sp{}", level.0);
             self.execute(&format!("ROLLBACK TO SAVEPOINT {sp}"), &[])?;
-            self.execute(&format!("RELEASE SAVEPOINT {sp}"), &[]).map(|_| ())
+            self.execute(&format!("RELEASE SAVEPOINT {sp}"), &[])
+                .map(|_| ())
         }
     }
 
@@ -225,7 +230,8 @@ mod tests {
 
     #[test]
     fn placeholders_translate_and_percent_escapes() {
-        let sql = translate_placeholders("a = %s AND b LIKE '10%%' AND c = %s", |n| format!("${n}"));
+        let sql =
+            translate_placeholders("a = %s AND b LIKE '10%%' AND c = %s", |n| format!("${n}"));
         assert_eq!(sql, "a = $1 AND b LIKE '10%' AND c = $2");
     }
 

@@ -22,11 +22,23 @@ pub struct PostgresConnection {
 impl PostgresConnection {
     /// Connects; errors name the server without the password.
     pub fn connect(url: &DatabaseUrl, connect_timeout: std::time::Duration) -> Result<Self> {
-        let DatabaseUrl::Postgres { user, password, host, port, dbname, options } = url else {
+        let DatabaseUrl::Postgres {
+            user,
+            password,
+            host,
+            port,
+            dbname,
+            options,
+        } = url
+        else {
             return Err(Error::Settings("not a PostgreSQL URL".into()));
         };
         let mut config = postgres::Config::new();
-        config.host(host).port(*port).dbname(dbname).connect_timeout(connect_timeout);
+        config
+            .host(host)
+            .port(*port)
+            .dbname(dbname)
+            .connect_timeout(connect_timeout);
         config.application_name("luamig");
         if let Some(u) = user {
             config.user(u);
@@ -49,14 +61,22 @@ impl PostgresConnection {
                     config.application_name(name);
                 }
                 ("connect_timeout", secs) => {
-                    let s: u64 = secs.parse().map_err(|_| Error::Settings(format!("{}: connect_timeout must be seconds", url.redacted())))?;
+                    let s: u64 = secs.parse().map_err(|_| {
+                        Error::Settings(format!(
+                            "{}: connect_timeout must be seconds",
+                            url.redacted()
+                        ))
+                    })?;
                     config.connect_timeout(std::time::Duration::from_secs(s));
                 }
                 ("options", opts) => {
                     config.options(opts);
                 }
                 (other, _) => {
-                    return Err(Error::Settings(format!("{}: unsupported URL option '{other}'", url.redacted())));
+                    return Err(Error::Settings(format!(
+                        "{}: unsupported URL option '{other}'",
+                        url.redacted()
+                    )));
                 }
             }
         }
@@ -67,7 +87,10 @@ impl PostgresConnection {
             }
             Error::Settings(format!("cannot connect to {}: {msg}", url.redacted()))
         })?;
-        Ok(PostgresConnection { client, statements: HashMap::new() })
+        Ok(PostgresConnection {
+            client,
+            statements: HashMap::new(),
+        })
     }
 
     fn statement(&mut self, sql: &str) -> std::result::Result<Statement, String> {
@@ -120,14 +143,20 @@ impl ToSql for Param<'_> {
             Value::Float(f) => match *ty {
                 Type::FLOAT4 => (*f as f32).to_sql(ty, out),
                 Type::FLOAT8 => f.to_sql(ty, out),
-                Type::NUMERIC => Decimal::try_from(*f).map_err(|e| -> BoxErr { e.to_string().into() })?.to_sql(ty, out),
+                Type::NUMERIC => Decimal::try_from(*f)
+                    .map_err(|e| -> BoxErr { e.to_string().into() })?
+                    .to_sql(ty, out),
                 _ if is_int(ty) && f.fract() == 0.0 => int_to_sql(*f as i64, ty, out),
                 _ => text_to_sql(&f.to_string(), ty, out),
             },
             Value::Decimal(d) => match *ty {
                 Type::NUMERIC => d.to_sql(ty, out),
                 Type::FLOAT4 | Type::FLOAT8 => text_to_sql(&d.to_string(), ty, out),
-                _ if is_int(ty) => int_to_sql(i64::try_from(*d).map_err(|e| -> BoxErr { e.to_string().into() })?, ty, out),
+                _ if is_int(ty) => int_to_sql(
+                    i64::try_from(*d).map_err(|e| -> BoxErr { e.to_string().into() })?,
+                    ty,
+                    out,
+                ),
                 _ => text_to_sql(&d.to_string(), ty, out),
             },
             Value::Text(s) => text_to_sql(s, ty, out),
@@ -156,33 +185,67 @@ fn is_int(ty: &Type) -> bool {
 fn int_to_sql(i: i64, ty: &Type, out: &mut bytes::BytesMut) -> std::result::Result<IsNull, BoxErr> {
     let range = |what: &str| -> BoxErr { format!("{i} is out of range for {what}").into() };
     match *ty {
-        Type::INT2 => i16::try_from(i).map_err(|_| range("smallint"))?.to_sql(ty, out),
-        Type::INT4 => i32::try_from(i).map_err(|_| range("integer"))?.to_sql(ty, out),
+        Type::INT2 => i16::try_from(i)
+            .map_err(|_| range("smallint"))?
+            .to_sql(ty, out),
+        Type::INT4 => i32::try_from(i)
+            .map_err(|_| range("integer"))?
+            .to_sql(ty, out),
         Type::OID => u32::try_from(i).map_err(|_| range("oid"))?.to_sql(ty, out),
         _ => i.to_sql(&Type::INT8, out),
     }
 }
 
 /// Text to a typed placeholder: parsed into the type's binary form.
-fn text_to_sql(s: &str, ty: &Type, out: &mut bytes::BytesMut) -> std::result::Result<IsNull, BoxErr> {
+fn text_to_sql(
+    s: &str,
+    ty: &Type,
+    out: &mut bytes::BytesMut,
+) -> std::result::Result<IsNull, BoxErr> {
     let bad = |what: &str| -> BoxErr { format!("'{s}' is not a valid {what}").into() };
     match *ty {
-        Type::UUID => uuid::Uuid::parse_str(s.trim()).map_err(|_| bad("UUID"))?.to_sql(ty, out),
-        Type::TIMESTAMPTZ => parse_datetime(s).ok_or_else(|| bad("datetime"))?.to_sql(ty, out),
-        Type::TIMESTAMP => parse_datetime(s).ok_or_else(|| bad("datetime"))?.naive_utc().to_sql(ty, out),
-        Type::DATE => chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| bad("date"))?.to_sql(ty, out),
-        Type::TIME => chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M:%S%.f").map_err(|_| bad("time"))?.to_sql(ty, out),
-        Type::NUMERIC => crate::lua::decimal::parse(s).map_err(|_| bad("decimal"))?.to_sql(ty, out),
+        Type::UUID => uuid::Uuid::parse_str(s.trim())
+            .map_err(|_| bad("UUID"))?
+            .to_sql(ty, out),
+        Type::TIMESTAMPTZ => parse_datetime(s)
+            .ok_or_else(|| bad("datetime"))?
+            .to_sql(ty, out),
+        Type::TIMESTAMP => parse_datetime(s)
+            .ok_or_else(|| bad("datetime"))?
+            .naive_utc()
+            .to_sql(ty, out),
+        Type::DATE => chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map_err(|_| bad("date"))?
+            .to_sql(ty, out),
+        Type::TIME => chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M:%S%.f")
+            .map_err(|_| bad("time"))?
+            .to_sql(ty, out),
+        Type::NUMERIC => crate::lua::decimal::parse(s)
+            .map_err(|_| bad("decimal"))?
+            .to_sql(ty, out),
         Type::BOOL => match s.trim() {
             "true" | "t" | "1" => true.to_sql(ty, out),
             "false" | "f" | "0" => false.to_sql(ty, out),
             _ => Err(bad("boolean")),
         },
-        Type::FLOAT4 => s.trim().parse::<f32>().map_err(|_| bad("number"))?.to_sql(ty, out),
-        Type::FLOAT8 => s.trim().parse::<f64>().map_err(|_| bad("number"))?.to_sql(ty, out),
-        _ if is_int(ty) => int_to_sql(s.trim().parse::<i64>().map_err(|_| bad("integer"))?, ty, out),
+        Type::FLOAT4 => s
+            .trim()
+            .parse::<f32>()
+            .map_err(|_| bad("number"))?
+            .to_sql(ty, out),
+        Type::FLOAT8 => s
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| bad("number"))?
+            .to_sql(ty, out),
+        _ if is_int(ty) => int_to_sql(
+            s.trim().parse::<i64>().map_err(|_| bad("integer"))?,
+            ty,
+            out,
+        ),
         Type::JSON | Type::JSONB => {
-            let v: serde_json::Value = serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.to_string()));
+            let v: serde_json::Value = serde_json::from_str(s)
+                .unwrap_or_else(|_| serde_json::Value::String(s.to_string()));
             postgres::types::Json(v).to_sql(ty, out)
         }
         Type::BYTEA => s.as_bytes().to_sql(ty, out),
@@ -195,9 +258,21 @@ fn parse_datetime(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc3339(t)
         .map(|d| d.with_timezone(&chrono::Utc))
         .ok()
-        .or_else(|| chrono::DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f%#z").ok().map(|d| d.with_timezone(&chrono::Utc)))
-        .or_else(|| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f").ok().map(|n| n.and_utc()))
-        .or_else(|| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc()))
+        .or_else(|| {
+            chrono::DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f%#z")
+                .ok()
+                .map(|d| d.with_timezone(&chrono::Utc))
+        })
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
+                .ok()
+                .map(|n| n.and_utc())
+        })
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|n| n.and_utc())
+        })
 }
 
 fn read(row: &postgres::Row, i: usize) -> std::result::Result<Value, String> {
@@ -219,11 +294,22 @@ fn read(row: &postgres::Row, i: usize) -> std::result::Result<Value, String> {
         Type::FLOAT8 => get!(f64, Value::Float),
         Type::NUMERIC => get!(Decimal, Value::Decimal),
         Type::UUID => get!(uuid::Uuid, |u| Value::Text(u.hyphenated().to_string())),
-        Type::TIMESTAMPTZ => get!(chrono::DateTime<chrono::Utc>, |d| Value::Text(d.format("%Y-%m-%d %H:%M:%S%.f").to_string())),
-        Type::TIMESTAMP => get!(chrono::NaiveDateTime, |d| Value::Text(d.format("%Y-%m-%d %H:%M:%S%.f").to_string())),
-        Type::DATE => get!(chrono::NaiveDate, |d| Value::Text(d.format("%Y-%m-%d").to_string())),
-        Type::TIME => get!(chrono::NaiveTime, |d| Value::Text(d.format("%H:%M:%S%.f").to_string())),
-        Type::JSON | Type::JSONB => get!(postgres::types::Json<serde_json::Value>, |j| Value::Json(j.0)),
+        Type::TIMESTAMPTZ => get!(chrono::DateTime<chrono::Utc>, |d| Value::Text(
+            d.format("%Y-%m-%d %H:%M:%S%.f").to_string()
+        )),
+        Type::TIMESTAMP => get!(chrono::NaiveDateTime, |d| Value::Text(
+            d.format("%Y-%m-%d %H:%M:%S%.f").to_string()
+        )),
+        Type::DATE => get!(chrono::NaiveDate, |d| Value::Text(
+            d.format("%Y-%m-%d").to_string()
+        )),
+        Type::TIME => get!(chrono::NaiveTime, |d| Value::Text(
+            d.format("%H:%M:%S%.f").to_string()
+        )),
+        Type::JSON | Type::JSONB => get!(
+            postgres::types::Json<serde_json::Value>,
+            |j| Value::Json(j.0)
+        ),
         Type::BYTEA => get!(Vec<u8>, Value::Bytes),
         _ => {
             let v: std::result::Result<Option<String>, _> = row.try_get(i);
@@ -243,11 +329,16 @@ impl Connection for PostgresConnection {
     fn execute(&mut self, sql: &str, params: &[Value]) -> std::result::Result<u64, String> {
         if params.is_empty() {
             // Statements without parameters (DDL, BEGIN, ...) go through the simple protocol.
-            return self.client.batch_execute(sql).map(|_| 0).map_err(pg_message);
+            return self
+                .client
+                .batch_execute(sql)
+                .map(|_| 0)
+                .map_err(pg_message);
         }
         let stmt = self.statement(sql)?;
         let params: Vec<Param> = params.iter().map(Param).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         self.client.execute(&stmt, &refs).map_err(pg_message)
     }
 
@@ -258,9 +349,14 @@ impl Connection for PostgresConnection {
     fn query(&mut self, sql: &str, params: &[Value]) -> std::result::Result<Rows, String> {
         let stmt = self.statement(sql)?;
         let params: Vec<Param> = params.iter().map(Param).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
         let rows = self.client.query(&stmt, &refs).map_err(pg_message)?;
-        let columns = stmt.columns().iter().map(|c| c.name().to_string()).collect::<Vec<_>>();
+        let columns = stmt
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect::<Vec<_>>();
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut values = Vec::with_capacity(columns.len());
@@ -273,8 +369,18 @@ impl Connection for PostgresConnection {
     }
 
     fn table_names(&mut self) -> std::result::Result<Vec<String>, String> {
-        let rows = self.query("SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1", &[])?;
-        Ok(rows.rows.into_iter().filter_map(|r| match r.into_iter().next() { Some(Value::Text(t)) => Some(t), _ => None }).collect())
+        let rows = self.query(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
+            &[],
+        )?;
+        Ok(rows
+            .rows
+            .into_iter()
+            .filter_map(|r| match r.into_iter().next() {
+                Some(Value::Text(t)) => Some(t),
+                _ => None,
+            })
+            .collect())
     }
 
     fn column_names(&mut self, table: &str) -> std::result::Result<Vec<String>, String> {
@@ -282,7 +388,14 @@ impl Connection for PostgresConnection {
             "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
             &[Value::Text(table.to_string())],
         )?;
-        Ok(rows.rows.into_iter().filter_map(|r| match r.into_iter().next() { Some(Value::Text(t)) => Some(t), _ => None }).collect())
+        Ok(rows
+            .rows
+            .into_iter()
+            .filter_map(|r| match r.into_iter().next() {
+                Some(Value::Text(t)) => Some(t),
+                _ => None,
+            })
+            .collect())
     }
 
     fn placeholder(&self, n: usize) -> String {

@@ -21,7 +21,9 @@ impl SqliteConnection {
             None => rusqlite::Connection::open_in_memory(),
         }
         .map_err(|e| {
-            let shown = path.map(|p| p.display().to_string()).unwrap_or(":memory:".into());
+            let shown = path
+                .map(|p| p.display().to_string())
+                .unwrap_or(":memory:".into());
             Error::Settings(format!("cannot open SQLite database {shown}: {e}"))
         })?;
         // Foreign keys are checked explicitly at the end of each migration (as Django's
@@ -114,9 +116,10 @@ impl Connection for SqliteConnection {
     }
 
     fn column_names(&mut self, table: &str) -> Result<Vec<String>, String> {
-        let rows = self.query("SELECT name FROM pragma_table_info(?1) ORDER BY cid", &[
-            Value::Text(table.to_string()),
-        ])?;
+        let rows = self.query(
+            "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
+            &[Value::Text(table.to_string())],
+        )?;
         Ok(rows
             .rows
             .into_iter()

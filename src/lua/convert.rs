@@ -56,7 +56,9 @@ pub fn from_value(lua: &Lua, v: &Value) -> mlua::Result<LuaValue> {
         Value::Float(f) => LuaValue::Number(*f),
         Value::Text(s) => LuaValue::String(lua.create_string(s)?),
         Value::Bytes(b) => LuaValue::String(lua.create_string(b)?),
-        Value::Decimal(d) => LuaValue::UserData(lua.create_userdata(super::decimal::LuaDecimal(*d))?),
+        Value::Decimal(d) => {
+            LuaValue::UserData(lua.create_userdata(super::decimal::LuaDecimal(*d))?)
+        }
         Value::Json(j) => super::json::json_to_lua(lua, j)?,
     })
 }

@@ -45,9 +45,9 @@ fn arith(
     what: &str,
 ) -> mlua::Result<LuaDecimal> {
     let (x, y) = (coerce(&a)?, coerce(&b)?);
-    f(x.0, y.0)
-        .map(LuaDecimal)
-        .ok_or_else(|| mlua::Error::runtime(format!("decimal: {what} overflows or divides by zero")))
+    f(x.0, y.0).map(LuaDecimal).ok_or_else(|| {
+        mlua::Error::runtime(format!("decimal: {what} overflows or divides by zero"))
+    })
 }
 
 impl UserData for LuaDecimal {
@@ -78,7 +78,9 @@ impl UserData for LuaDecimal {
         m.add_meta_method(MetaMethod::Concat, |_, d, other: LuaValue| {
             Ok(format!("{}{}", d.0, other.to_string()?))
         });
-        m.add_method("round", |_, d, places: u32| Ok(LuaDecimal(d.0.round_dp(places))));
+        m.add_method("round", |_, d, places: u32| {
+            Ok(LuaDecimal(d.0.round_dp(places)))
+        });
         m.add_method("tonumber", |_, d, ()| {
             Ok(d.0.to_string().parse::<f64>().unwrap_or(f64::NAN))
         });

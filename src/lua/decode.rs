@@ -7,7 +7,9 @@ use std::path::Path;
 use mlua::{Function, Lua, Table, Value as LuaValue};
 
 use crate::error::{Error, Result};
-use crate::fields::{Constraint, Field, FieldDefault, FieldKind, Index, ModelKey, OnDelete, Relation};
+use crate::fields::{
+    Constraint, Field, FieldDefault, FieldKind, Index, ModelKey, OnDelete, Relation,
+};
 use crate::graph::NodeKey;
 use crate::migration::{DependencySpec, Migration};
 use crate::operations::{Hints, Operation, OperationKind, SqlStatement};
@@ -31,7 +33,11 @@ struct Ctx<'a> {
 
 fn bad(loc: &str, msg: impl std::fmt::Display) -> Error {
     Error::Lua {
-        message: if loc.is_empty() { msg.to_string() } else { format!("{loc}: {msg}") },
+        message: if loc.is_empty() {
+            msg.to_string()
+        } else {
+            format!("{loc}: {msg}")
+        },
         traceback: Vec::new(),
     }
 }
@@ -74,7 +80,8 @@ impl Decoder {
             app: &key.app,
             location: location.clone(),
         };
-        let ops: Table = get(&t, "operations", &location)?.ok_or_else(|| bad(&location, "Migration: missing required key 'operations'"))?;
+        let ops: Table = get(&t, "operations", &location)?
+            .ok_or_else(|| bad(&location, "Migration: missing required key 'operations'"))?;
         Ok(Migration {
             dependencies: self.dependencies(&t, "dependencies", &ctx)?,
             run_before: self.dependencies(&t, "run_before", &ctx)?,
@@ -118,19 +125,24 @@ impl Decoder {
 
     fn operation(&self, t: &Table, ctx: &Ctx) -> Result<Operation> {
         if t.metatable().as_ref() != Some(&self.operation_mt) {
-            return Err(bad(&ctx.location, "not an operation (build it with migrations.AddField{...} etc.)"));
+            return Err(bad(
+                &ctx.location,
+                "not an operation (build it with migrations.AddField{...} etc.)",
+            ));
         }
         let loc: String = get(t, "__where", &ctx.location)?.unwrap_or_default();
         let kind_name: String = get(t, "__op", &loc)?.unwrap_or_default();
         let s = |k: &str| -> Result<String> {
-            get::<String>(t, k, &loc)?.ok_or_else(|| bad(&loc, format!("{kind_name}: missing required key '{k}'")))
+            get::<String>(t, k, &loc)?
+                .ok_or_else(|| bad(&loc, format!("{kind_name}: missing required key '{k}'")))
         };
         let model_of = |k: &str| -> Result<String> { s(k) };
         use OperationKind as K;
         let kind = match kind_name.as_str() {
             "CreateModel" => {
                 let name = s("name")?;
-                let fields_t: Table = get(t, "fields", &loc)?.ok_or_else(|| bad(&loc, "CreateModel: missing required key 'fields'"))?;
+                let fields_t: Table = get(t, "fields", &loc)?
+                    .ok_or_else(|| bad(&loc, "CreateModel: missing required key 'fields'"))?;
                 let mut fields = Vec::new();
                 for pair in fields_t.sequence_values::<Table>() {
                     let pair = pair.map_err(|e| bad(&loc, e))?;
@@ -142,18 +154,33 @@ impl Decoder {
                     Some(o) => self.options(&o, &loc)?,
                     None => ModelOptions::default(),
                 };
-                K::CreateModel { name, fields, options }
+                K::CreateModel {
+                    name,
+                    fields,
+                    options,
+                }
             }
             "DeleteModel" => K::DeleteModel { name: s("name")? },
-            "RenameModel" => K::RenameModel { old_name: s("old_name")?, new_name: s("new_name")? },
-            "AlterModelTable" => K::AlterModelTable { name: s("name")?, table: get(t, "table", &loc)? },
+            "RenameModel" => K::RenameModel {
+                old_name: s("old_name")?,
+                new_name: s("new_name")?,
+            },
+            "AlterModelTable" => K::AlterModelTable {
+                name: s("name")?,
+                table: get(t, "table", &loc)?,
+            },
             "AlterModelTableComment" | "AlterModelManagers" => K::AlterModelOptions {
                 name: s("name")?,
                 options: ModelOptions::default(),
             },
             "AlterModelOptions" => {
-                let o: Table = get(t, "options", &loc)?.ok_or_else(|| bad(&loc, "AlterModelOptions: missing required key 'options'"))?;
-                K::AlterModelOptions { name: s("name")?, options: self.options(&o, &loc)? }
+                let o: Table = get(t, "options", &loc)?.ok_or_else(|| {
+                    bad(&loc, "AlterModelOptions: missing required key 'options'")
+                })?;
+                K::AlterModelOptions {
+                    name: s("name")?,
+                    options: self.options(&o, &loc)?,
+                }
             }
             "AlterUniqueTogether" => K::AlterUniqueTogether {
                 name: s("name")?,
@@ -164,35 +191,68 @@ impl Decoder {
                 index_together: together(t, "index_together", &loc)?,
             },
             "AddIndex" => {
-                let it: Table = get(t, "index", &loc)?.ok_or_else(|| bad(&loc, "AddIndex: missing required key 'index'"))?;
-                K::AddIndex { model_name: model_of("model_name")?, index: index(&it, &loc)? }
+                let it: Table = get(t, "index", &loc)?
+                    .ok_or_else(|| bad(&loc, "AddIndex: missing required key 'index'"))?;
+                K::AddIndex {
+                    model_name: model_of("model_name")?,
+                    index: index(&it, &loc)?,
+                }
             }
-            "RemoveIndex" => K::RemoveIndex { model_name: model_of("model_name")?, name: s("name")? },
+            "RemoveIndex" => K::RemoveIndex {
+                model_name: model_of("model_name")?,
+                name: s("name")?,
+            },
             "AddConstraint" => {
-                let ct: Table = get(t, "constraint", &loc)?.ok_or_else(|| bad(&loc, "AddConstraint: missing required key 'constraint'"))?;
-                K::AddConstraint { model_name: model_of("model_name")?, constraint: constraint(&ct, &loc)? }
+                let ct: Table = get(t, "constraint", &loc)?
+                    .ok_or_else(|| bad(&loc, "AddConstraint: missing required key 'constraint'"))?;
+                K::AddConstraint {
+                    model_name: model_of("model_name")?,
+                    constraint: constraint(&ct, &loc)?,
+                }
             }
-            "RemoveConstraint" => K::RemoveConstraint { model_name: model_of("model_name")?, name: s("name")? },
+            "RemoveConstraint" => K::RemoveConstraint {
+                model_name: model_of("model_name")?,
+                name: s("name")?,
+            },
             "AddField" | "AlterField" => {
                 let model_name = model_of("model_name")?;
-                let ft: Table = get(t, "field", &loc)?.ok_or_else(|| bad(&loc, format!("{kind_name}: missing required key 'field'")))?;
+                let ft: Table = get(t, "field", &loc)?.ok_or_else(|| {
+                    bad(&loc, format!("{kind_name}: missing required key 'field'"))
+                })?;
                 let field = self.field(&ft, ctx.app, &model_name)?;
                 let name = s("name")?;
                 let preserve_default = get(t, "preserve_default", &loc)?.unwrap_or(true);
                 if kind_name == "AddField" {
-                    K::AddField { model_name, name, field, preserve_default }
+                    K::AddField {
+                        model_name,
+                        name,
+                        field,
+                        preserve_default,
+                    }
                 } else {
-                    K::AlterField { model_name, name, field, preserve_default }
+                    K::AlterField {
+                        model_name,
+                        name,
+                        field,
+                        preserve_default,
+                    }
                 }
             }
-            "RemoveField" => K::RemoveField { model_name: model_of("model_name")?, name: s("name")? },
+            "RemoveField" => K::RemoveField {
+                model_name: model_of("model_name")?,
+                name: s("name")?,
+            },
             "RenameField" => K::RenameField {
                 model_name: model_of("model_name")?,
                 old_name: s("old_name")?,
                 new_name: s("new_name")?,
             },
             "RunSQL" => {
-                let sql = sql_list(&get::<LuaValue>(t, "sql", &loc)?.unwrap_or(LuaValue::Nil), &loc, self)?;
+                let sql = sql_list(
+                    &get::<LuaValue>(t, "sql", &loc)?.unwrap_or(LuaValue::Nil),
+                    &loc,
+                    self,
+                )?;
                 let reverse_sql = match get::<LuaValue>(t, "reverse_sql", &loc)? {
                     None | Some(LuaValue::Nil) => None,
                     Some(v) => Some(sql_list(&v, &loc, self)?),
@@ -206,7 +266,8 @@ impl Decoder {
                 }
             }
             "RunLua" => K::RunLua {
-                code: get::<Function>(t, "code", &loc)?.ok_or_else(|| bad(&loc, "RunLua: missing required key 'code'"))?,
+                code: get::<Function>(t, "code", &loc)?
+                    .ok_or_else(|| bad(&loc, "RunLua: missing required key 'code'"))?,
                 reverse_code: get(t, "reverse_code", &loc)?,
                 atomic: get(t, "atomic", &loc)?,
                 hints: hints(t, &loc)?,
@@ -218,7 +279,10 @@ impl Decoder {
             },
             other => return Err(bad(&loc, format!("unknown operation '{other}'"))),
         };
-        Ok(Operation { kind, location: loc })
+        Ok(Operation {
+            kind,
+            location: loc,
+        })
     }
 
     fn nested(&self, t: &Table, key: &str, ctx: &Ctx, loc: &str) -> Result<Vec<Operation>> {
@@ -231,13 +295,17 @@ impl Decoder {
     /// Decodes a field built by `luamig.models` for model `model` of `app`.
     fn field(&self, t: &Table, app: &str, model: &str) -> Result<Field> {
         let loc: String = get(t, "__where", "")?.unwrap_or_default();
-        let type_name: String = get(t, "__field", &loc)?.ok_or_else(|| bad(&loc, "not a field (use models.CharField{...} etc.)"))?;
-        let kind = FieldKind::from_name(&type_name).ok_or_else(|| bad(&loc, format!("unknown field type '{type_name}'")))?;
+        let type_name: String = get(t, "__field", &loc)?
+            .ok_or_else(|| bad(&loc, "not a field (use models.CharField{...} etc.)"))?;
+        let kind = FieldKind::from_name(&type_name)
+            .ok_or_else(|| bad(&loc, format!("unknown field type '{type_name}'")))?;
         let flag = |k: &str| -> Result<bool> { Ok(get::<bool>(t, k, &loc)?.unwrap_or(false)) };
         let uint = |k: &str| -> Result<Option<u32>> {
             match get::<i64>(t, k, &loc)? {
                 None => Ok(None),
-                Some(n) => u32::try_from(n).map(Some).map_err(|_| bad(&loc, format!("{type_name}: '{k}' is out of range"))),
+                Some(n) => u32::try_from(n)
+                    .map(Some)
+                    .map_err(|_| bad(&loc, format!("{type_name}: '{k}' is out of range"))),
             }
         };
         let mut f = Field::new(kind);
@@ -266,9 +334,11 @@ impl Decoder {
             Some(v) => Some(self.value(&v, &loc)?),
         };
         if kind.is_foreign_key() || kind == FieldKind::ManyToManyField {
-            let to: String = get(t, "to", &loc)?.ok_or_else(|| bad(&loc, format!("{type_name}: missing required key 'to'")))?;
+            let to: String = get(t, "to", &loc)?
+                .ok_or_else(|| bad(&loc, format!("{type_name}: missing required key 'to'")))?;
             let on_delete = match get::<String>(t, "on_delete", &loc)? {
-                Some(name) => OnDelete::from_name(&name).ok_or_else(|| bad(&loc, format!("{type_name}: unknown on_delete '{name}'")))?,
+                Some(name) => OnDelete::from_name(&name)
+                    .ok_or_else(|| bad(&loc, format!("{type_name}: unknown on_delete '{name}'")))?,
                 None => OnDelete::Cascade,
             };
             f.relation = Some(Relation {
@@ -296,9 +366,16 @@ impl Decoder {
             LuaValue::Number(n) => Value::Float(*n),
             LuaValue::String(s) => Value::Text(s.to_str().map_err(|e| bad(loc, e))?.to_string()),
             LuaValue::Table(t) if *t == self.null => Value::Null,
-            LuaValue::Table(_) => Value::Json(super::json::lua_to_json(v, 0).map_err(|e| bad(loc, e))?),
+            LuaValue::Table(_) => {
+                Value::Json(super::json::lua_to_json(v, 0).map_err(|e| bad(loc, e))?)
+            }
             LuaValue::UserData(_) => super::convert::to_value(v).map_err(|e| bad(loc, e))?,
-            other => return Err(bad(loc, format!("a {} cannot be stored in a field", other.type_name()))),
+            other => {
+                return Err(bad(
+                    loc,
+                    format!("a {} cannot be stored in a field", other.type_name()),
+                ));
+            }
         })
     }
 
@@ -319,14 +396,26 @@ impl Decoder {
         }
         if let Some(list) = get::<Table>(t, "constraints", loc)? {
             for ct in list.sequence_values::<Table>() {
-                o.constraints.push(constraint(&ct.map_err(|e| bad(loc, e))?, loc)?);
+                o.constraints
+                    .push(constraint(&ct.map_err(|e| bad(loc, e))?, loc)?);
             }
         }
-        const TYPED: &[&str] = &["db_table", "managed", "proxy", "unique_together", "index_together", "ordering", "indexes", "constraints"];
+        const TYPED: &[&str] = &[
+            "db_table",
+            "managed",
+            "proxy",
+            "unique_together",
+            "index_together",
+            "ordering",
+            "indexes",
+            "constraints",
+        ];
         for pair in t.pairs::<String, LuaValue>() {
             let (k, v) = pair.map_err(|e| bad(loc, e))?;
             if !TYPED.contains(&k.as_str()) {
-                let shown = super::json::lua_to_json(&v, 0).map(|j| j.to_string()).unwrap_or_else(|_| v.type_name().to_string());
+                let shown = super::json::lua_to_json(&v, 0)
+                    .map(|j| j.to_string())
+                    .unwrap_or_else(|_| v.type_name().to_string());
                 o.other.insert(k, shown);
             }
         }
@@ -347,7 +436,8 @@ fn model_ref(to: &str, app: &str, model: &str) -> ModelKey {
 }
 
 fn get<V: mlua::FromLua>(t: &Table, key: &str, loc: &str) -> Result<Option<V>> {
-    t.get::<Option<V>>(key).map_err(|e| bad(loc, format!("'{key}': {e}")))
+    t.get::<Option<V>>(key)
+        .map_err(|e| bad(loc, format!("'{key}': {e}")))
 }
 
 fn string_list(t: &Table, key: &str, loc: &str) -> Result<Vec<String>> {
@@ -359,7 +449,11 @@ fn together(t: &Table, key: &str, loc: &str) -> Result<Vec<Vec<String>>> {
     match get::<LuaValue>(t, key, loc)? {
         None | Some(LuaValue::Nil) => Ok(Vec::new()),
         Some(LuaValue::Table(list)) => {
-            if let Ok(flat) = list.clone().sequence_values::<String>().collect::<mlua::Result<Vec<_>>>() {
+            if let Ok(flat) = list
+                .clone()
+                .sequence_values::<String>()
+                .collect::<mlua::Result<Vec<_>>>()
+            {
                 if !flat.is_empty() {
                     return Ok(vec![flat]);
                 }
@@ -368,14 +462,18 @@ fn together(t: &Table, key: &str, loc: &str) -> Result<Vec<Vec<String>>> {
                 .collect::<mlua::Result<Vec<_>>>()
                 .map_err(|e| bad(loc, format!("'{key}': {e}")))
         }
-        Some(_) => Err(bad(loc, format!("'{key}' must be a list of lists of field names"))),
+        Some(_) => Err(bad(
+            loc,
+            format!("'{key}' must be a list of lists of field names"),
+        )),
     }
 }
 
 fn index(t: &Table, loc: &str) -> Result<Index> {
     let loc2: String = get(t, "__where", loc)?.unwrap_or(loc.to_string());
     Ok(Index {
-        name: get(t, "name", &loc2)?.ok_or_else(|| bad(&loc2, "Index: missing required key 'name'"))?,
+        name: get(t, "name", &loc2)?
+            .ok_or_else(|| bad(&loc2, "Index: missing required key 'name'"))?,
         fields: string_list(t, "fields", &loc2)?,
         condition: get(t, "condition", &loc2)?,
         opclasses: string_list(t, "opclasses", &loc2)?,
@@ -385,7 +483,8 @@ fn index(t: &Table, loc: &str) -> Result<Index> {
 fn constraint(t: &Table, loc: &str) -> Result<Constraint> {
     let loc2: String = get(t, "__where", loc)?.unwrap_or(loc.to_string());
     let kind: String = get(t, "__kind", &loc2)?.unwrap_or_default();
-    let name: String = get(t, "name", &loc2)?.ok_or_else(|| bad(&loc2, format!("{kind}: missing required key 'name'")))?;
+    let name: String = get(t, "name", &loc2)?
+        .ok_or_else(|| bad(&loc2, format!("{kind}: missing required key 'name'")))?;
     Ok(match kind.as_str() {
         "UniqueConstraint" => Constraint::Unique {
             name,
@@ -424,15 +523,23 @@ fn sql_list(v: &LuaValue, loc: &str, dec: &Decoder) -> Result<Vec<SqlStatement>>
     match v {
         LuaValue::String(s) => {
             let s = s.to_str().map_err(|e| bad(loc, e))?.to_string();
-            Ok(if s.trim().is_empty() { Vec::new() } else { vec![one(s, Vec::new())] })
+            Ok(if s.trim().is_empty() {
+                Vec::new()
+            } else {
+                vec![one(s, Vec::new())]
+            })
         }
         LuaValue::Table(list) => {
             let mut out = Vec::new();
             for item in list.sequence_values::<LuaValue>() {
                 match item.map_err(|e| bad(loc, e))? {
-                    LuaValue::String(s) => out.push(one(s.to_str().map_err(|e| bad(loc, e))?.to_string(), Vec::new())),
+                    LuaValue::String(s) => out.push(one(
+                        s.to_str().map_err(|e| bad(loc, e))?.to_string(),
+                        Vec::new(),
+                    )),
                     LuaValue::Table(pair) => {
-                        let sql: String = pair.get(1).map_err(|e| bad(loc, format!("RunSQL: {e}")))?;
+                        let sql: String =
+                            pair.get(1).map_err(|e| bad(loc, format!("RunSQL: {e}")))?;
                         let mut params = Vec::new();
                         if let Some(ps) = pair.get::<Option<Table>>(2).map_err(|e| bad(loc, e))? {
                             for p in ps.sequence_values::<LuaValue>() {
@@ -441,7 +548,12 @@ fn sql_list(v: &LuaValue, loc: &str, dec: &Decoder) -> Result<Vec<SqlStatement>>
                         }
                         out.push(one(sql, params));
                     }
-                    other => return Err(bad(loc, format!("RunSQL: a {} is not SQL", other.type_name()))),
+                    other => {
+                        return Err(bad(
+                            loc,
+                            format!("RunSQL: a {} is not SQL", other.type_name()),
+                        ));
+                    }
                 }
             }
             Ok(out)

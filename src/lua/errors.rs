@@ -24,12 +24,13 @@ fn find_external(err: &mlua::Error) -> Option<Error> {
     match err {
         mlua::Error::CallbackError { cause, .. } => find_external(cause),
         mlua::Error::WithContext { cause, .. } => find_external(cause),
-        mlua::Error::ExternalError(e) => e
-            .downcast_ref::<ExternalError>()
-            .map(|ExternalError(msg)| Error::Lua {
-                message: msg.clone(),
-                traceback: Vec::new(),
-            }),
+        mlua::Error::ExternalError(e) => {
+            e.downcast_ref::<ExternalError>()
+                .map(|ExternalError(msg)| Error::Lua {
+                    message: msg.clone(),
+                    traceback: Vec::new(),
+                })
+        }
         _ => None,
     }
 }
@@ -88,7 +89,11 @@ fn user_frames(lines: impl Iterator<Item = String>) -> Vec<String> {
 
 /// Runs `f(args)` through `luamig.errors.run`, so an error *value* (a table with kind,
 /// message and where) survives, and turns a failure into an [`Error::Lua`].
-pub fn call_protected(lua: &mlua::Lua, f: &mlua::Function, args: impl mlua::IntoLuaMulti) -> Result<mlua::MultiValue, Error> {
+pub fn call_protected(
+    lua: &mlua::Lua,
+    f: &mlua::Function,
+    args: impl mlua::IntoLuaMulti,
+) -> Result<mlua::MultiValue, Error> {
     let require: mlua::Function = lua.globals().get("require").map_err(lua_error)?;
     let errors: mlua::Table = require.call("luamig.errors").map_err(lua_error)?;
     let run: mlua::Function = errors.get("run").map_err(lua_error)?;
@@ -120,23 +125,33 @@ fn describe_failure(err: &mlua::Value, traceback: &str) -> Error {
                     Some(p) => format!("{p}: {k}: {m}"),
                     None => format!("{k}: {m}"),
                 },
-                _ => err.to_string().unwrap_or_else(|_| "a Lua table was raised as an error".into()),
+                _ => err
+                    .to_string()
+                    .unwrap_or_else(|_| "a Lua table was raised as an error".into()),
             }
         }
         mlua::Value::Error(e) => {
             let converted = lua_error((**e).clone());
             return match converted {
-                Error::Lua { message, traceback: mut tb } => {
+                Error::Lua {
+                    message,
+                    traceback: mut tb,
+                } => {
                     tb.extend(user_frames(traceback.lines().map(str::to_string)));
                     tb.dedup();
-                    Error::Lua { message, traceback: tb }
+                    Error::Lua {
+                        message,
+                        traceback: tb,
+                    }
                 }
                 other => other,
             };
         }
         mlua::Value::String(s) => s.to_string_lossy(),
         mlua::Value::Nil => "error raised with no message (error(nil))".into(),
-        other => other.to_string().unwrap_or_else(|_| format!("a {} was raised as an error", other.type_name())),
+        other => other
+            .to_string()
+            .unwrap_or_else(|_| format!("a {} was raised as an error", other.type_name())),
     };
     Error::Lua {
         message: message.lines().next().unwrap_or_default().to_string(),

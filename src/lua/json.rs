@@ -7,7 +7,9 @@ use serde_json::Value as Json;
 /// object (an empty table is an empty object).
 pub fn lua_to_json(v: &LuaValue, depth: usize) -> mlua::Result<Json> {
     if depth > 200 {
-        return Err(mlua::Error::runtime("JSON value is nested more than 200 levels deep"));
+        return Err(mlua::Error::runtime(
+            "JSON value is nested more than 200 levels deep",
+        ));
     }
     Ok(match v {
         LuaValue::Nil => Json::Null,

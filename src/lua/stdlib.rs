@@ -19,8 +19,17 @@ pub fn slugify(value: &str, allow_unicode: bool) -> String {
         value.nfkd().filter(char::is_ascii).collect()
     };
     let lowered = normalized.to_lowercase();
-    let is_word = |c: char| if allow_unicode { c.is_alphanumeric() || c == '_' } else { c.is_ascii_alphanumeric() || c == '_' };
-    let kept: String = lowered.chars().filter(|&c| is_word(c) || c.is_whitespace() || c == '-').collect();
+    let is_word = |c: char| {
+        if allow_unicode {
+            c.is_alphanumeric() || c == '_'
+        } else {
+            c.is_ascii_alphanumeric() || c == '_'
+        }
+    };
+    let kept: String = lowered
+        .chars()
+        .filter(|&c| is_word(c) || c.is_whitespace() || c == '-')
+        .collect();
     let mut out = String::with_capacity(kept.len());
     let mut in_gap = false;
     for c in kept.chars() {
@@ -60,7 +69,10 @@ pub fn preload(lua: &Lua) -> mlua::Result<()> {
     lua.preload_module("luamig.text", text)?;
     let uuid = lua.create_function(|lua, ()| {
         let t = lua.create_table()?;
-        t.set("uuid4", lua.create_function(|_, ()| Ok(uuid::Uuid::new_v4().hyphenated().to_string()))?)?;
+        t.set(
+            "uuid4",
+            lua.create_function(|_, ()| Ok(uuid::Uuid::new_v4().hyphenated().to_string()))?,
+        )?;
         Ok(t)
     })?;
     lua.preload_module("luamig.uuid", uuid)?;
@@ -78,16 +90,22 @@ fn atomic(lua: &Lua, f: Function) -> mlua::Result<MultiValue> {
     let db = lua
         .app_data_ref::<CurrentDatabase>()
         .map(|d| d.0.clone())
-        .ok_or_else(|| mlua::Error::runtime("transaction.atomic can only be used while a migration runs"))?;
-    let guard = db.atomic_begin().map_err(|e| mlua::Error::runtime(e.to_string()))?;
+        .ok_or_else(|| {
+            mlua::Error::runtime("transaction.atomic can only be used while a migration runs")
+        })?;
+    let guard = db
+        .atomic_begin()
+        .map_err(|e| mlua::Error::runtime(e.to_string()))?;
     let pcall: Function = lua.globals().get("pcall")?;
     let mut results: MultiValue = pcall.call(f)?;
     let ok = matches!(results.pop_front(), Some(LuaValue::Boolean(true)));
     if ok {
-        db.atomic_commit(guard).map_err(|e| mlua::Error::runtime(e.to_string()))?;
+        db.atomic_commit(guard)
+            .map_err(|e| mlua::Error::runtime(e.to_string()))?;
         Ok(results)
     } else {
-        db.atomic_rollback(guard).map_err(|e| mlua::Error::runtime(e.to_string()))?;
+        db.atomic_rollback(guard)
+            .map_err(|e| mlua::Error::runtime(e.to_string()))?;
         let err = results.pop_front().unwrap_or(LuaValue::Nil);
         let error: Function = lua.globals().get("error")?;
         error.call::<()>((err, 0))?;

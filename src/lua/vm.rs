@@ -13,11 +13,26 @@ use super::lua_error;
 
 /// Lua modules shipped inside the binary, by module name.
 const EMBEDDED: &[(&str, &str)] = &[
-    ("luamig._check", include_str!("../../lua-stdlib/luamig/_check.lua")),
-    ("luamig.models", include_str!("../../lua-stdlib/luamig/models.lua")),
-    ("luamig.migrations", include_str!("../../lua-stdlib/luamig/migrations.lua")),
-    ("luamig.errors", include_str!("../../lua-stdlib/luamig/errors.lua")),
-    ("luamig.orm", include_str!("../../lua-stdlib/luamig/orm.lua")),
+    (
+        "luamig._check",
+        include_str!("../../lua-stdlib/luamig/_check.lua"),
+    ),
+    (
+        "luamig.models",
+        include_str!("../../lua-stdlib/luamig/models.lua"),
+    ),
+    (
+        "luamig.migrations",
+        include_str!("../../lua-stdlib/luamig/migrations.lua"),
+    ),
+    (
+        "luamig.errors",
+        include_str!("../../lua-stdlib/luamig/errors.lua"),
+    ),
+    (
+        "luamig.orm",
+        include_str!("../../lua-stdlib/luamig/orm.lua"),
+    ),
 ];
 
 /// Apps that `require("luamig.apps").is_installed` reports.
@@ -104,31 +119,42 @@ fn install_searchers(lua: &Lua, project_dir: &Path, display_base: &Path) -> mlua
     let searchers = lua.create_table()?;
     // 1. package.preload (Rust-built modules).
     let preload_searcher = lua.create_function(move |lua, name: String| {
-        let preload: Table = lua
-            .globals()
-            .get::<Table>("package")?
-            .get("preload")?;
+        let preload: Table = lua.globals().get::<Table>("package")?.get("preload")?;
         match preload.get::<LuaValue>(name.as_str())? {
-            LuaValue::Function(f) => Ok((LuaValue::Function(f), LuaValue::String(lua.create_string(":preload:")?))),
-            _ => Ok((LuaValue::String(lua.create_string(format!("\n\tno field package.preload['{name}']"))?), LuaValue::Nil)),
+            LuaValue::Function(f) => Ok((
+                LuaValue::Function(f),
+                LuaValue::String(lua.create_string(":preload:")?),
+            )),
+            _ => Ok((
+                LuaValue::String(
+                    lua.create_string(format!("\n\tno field package.preload['{name}']"))?,
+                ),
+                LuaValue::Nil,
+            )),
         }
     })?;
     drop(preload);
     searchers.push(preload_searcher)?;
     // 2. luamig.* modules embedded in the binary.
-    let embedded = lua.create_function(|lua, name: String| {
-        match EMBEDDED.iter().find(|(n, _)| *n == name) {
-            Some((_, src)) => {
-                let path = name.replace('.', "/");
-                let f = lua
-                    .load(*src)
-                    .set_name(format!("@<embedded>/{path}.lua"))
-                    .into_function()?;
-                Ok((LuaValue::Function(f), LuaValue::Nil))
-            }
-            None => Ok((LuaValue::String(lua.create_string(format!("\n\tno embedded module '{name}'"))?), LuaValue::Nil)),
-        }
-    })?;
+    let embedded =
+        lua.create_function(
+            |lua, name: String| match EMBEDDED.iter().find(|(n, _)| *n == name) {
+                Some((_, src)) => {
+                    let path = name.replace('.', "/");
+                    let f = lua
+                        .load(*src)
+                        .set_name(format!("@<embedded>/{path}.lua"))
+                        .into_function()?;
+                    Ok((LuaValue::Function(f), LuaValue::Nil))
+                }
+                None => Ok((
+                    LuaValue::String(
+                        lua.create_string(format!("\n\tno embedded module '{name}'"))?,
+                    ),
+                    LuaValue::Nil,
+                )),
+            },
+        )?;
     searchers.push(embedded)?;
     // 3. `.lua` files of the project folder: "routers" -> routers.lua, "a.b" -> a/b.lua.
     let dir = project_dir.to_path_buf();

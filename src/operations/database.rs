@@ -13,7 +13,13 @@ use super::{Hints, Operation, OperationKind};
 /// Runs RunLua code; provided by the executor so operations stay free of Lua plumbing.
 pub trait LuaRunner {
     /// Calls `code(apps, schema_editor)` with `apps` built from `state`.
-    fn run_lua(&self, code: &mlua::Function, state: &ProjectState, editor: &mut SchemaEditor, location: &str) -> Result<()>;
+    fn run_lua(
+        &self,
+        code: &mlua::Function,
+        state: &ProjectState,
+        editor: &mut SchemaEditor,
+        location: &str,
+    ) -> Result<()>;
 }
 
 /// Everything an operation's database half needs.
@@ -26,22 +32,43 @@ pub struct OperationContext<'a> {
 }
 
 /// Applies `op` to the database.
-pub fn database_forwards(op: &Operation, cx: &mut OperationContext, from: &ProjectState, to: &ProjectState) -> Result<()> {
+pub fn database_forwards(
+    op: &Operation,
+    cx: &mut OperationContext,
+    from: &ProjectState,
+    to: &ProjectState,
+) -> Result<()> {
     run(op, cx, from, to, false)
 }
 
 /// Unapplies `op` (`from` has it applied, `to` has not).
-pub fn database_backwards(op: &Operation, cx: &mut OperationContext, from: &ProjectState, to: &ProjectState) -> Result<()> {
+pub fn database_backwards(
+    op: &Operation,
+    cx: &mut OperationContext,
+    from: &ProjectState,
+    to: &ProjectState,
+) -> Result<()> {
     run(op, cx, from, to, true)
 }
 
-fn model<'s>(state: &'s ProjectState, app: &str, name: &str, op: &Operation) -> Result<&'s ModelState> {
+fn model<'s>(
+    state: &'s ProjectState,
+    app: &str,
+    name: &str,
+    op: &Operation,
+) -> Result<&'s ModelState> {
     state
         .model(app, name)
         .ok_or_else(|| missing_model(&op.location, state, app, name, op.type_name()))
 }
 
-fn run(op: &Operation, cx: &mut OperationContext, from: &ProjectState, to: &ProjectState, back: bool) -> Result<()> {
+fn run(
+    op: &Operation,
+    cx: &mut OperationContext,
+    from: &ProjectState,
+    to: &ProjectState,
+    back: bool,
+) -> Result<()> {
     use OperationKind::*;
     let app = cx.app;
     let empty = Hints::new();
@@ -49,7 +76,9 @@ fn run(op: &Operation, cx: &mut OperationContext, from: &ProjectState, to: &Proj
         RunSql { hints, .. } | RunLua { hints, .. } => hints,
         _ => &empty,
     };
-    if !matches!(op.kind, SeparateDatabaseAndState { .. }) && !(cx.allow)(op.model_name().as_deref(), hints)? {
+    if !matches!(op.kind, SeparateDatabaseAndState { .. })
+        && !(cx.allow)(op.model_name().as_deref(), hints)?
+    {
         return Ok(());
     }
     // Unmanaged and proxy models have no table of their own.
@@ -59,7 +88,10 @@ fn run(op: &Operation, cx: &mut OperationContext, from: &ProjectState, to: &Proj
             return Ok(());
         }
     }
-    if !matches!(op.kind, RunSql { .. } | RunLua { .. } | SeparateDatabaseAndState { .. }) {
+    if !matches!(
+        op.kind,
+        RunSql { .. } | RunLua { .. } | SeparateDatabaseAndState { .. }
+    ) {
         cx.editor.settle_constraints()?;
     }
     match &op.kind {
@@ -73,8 +105,18 @@ fn run(op: &Operation, cx: &mut OperationContext, from: &ProjectState, to: &Proj
             }
         }
         RenameModel { old_name, new_name } => {
-            let (a, b) = if back { (new_name, old_name) } else { (old_name, new_name) };
-            rename_model(cx, model(from, app, a, op)?, model(to, app, b, op)?, from, to)
+            let (a, b) = if back {
+                (new_name, old_name)
+            } else {
+                (old_name, new_name)
+            };
+            rename_model(
+                cx,
+                model(from, app, a, op)?,
+                model(to, app, b, op)?,
+                from,
+                to,
+            )
         }
         AlterModelTable { name, .. } => {
             let (old, new) = (model(from, app, name, op)?, model(to, app, name, op)?);
@@ -85,8 +127,15 @@ fn run(op: &Operation, cx: &mut OperationContext, from: &ProjectState, to: &Proj
         AlterUniqueTogether { name, .. } | AlterIndexTogether { name, .. } => {
             let unique = matches!(op.kind, AlterUniqueTogether { .. });
             let (old, new) = (model(from, app, name, op)?, model(to, app, name, op)?);
-            let pick = |m: &ModelState| if unique { m.options.unique_together.clone() } else { m.options.index_together.clone() };
-            cx.editor.alter_together(new, &pick(old), &pick(new), unique)
+            let pick = |m: &ModelState| {
+                if unique {
+                    m.options.unique_together.clone()
+                } else {
+                    m.options.index_together.clone()
+                }
+            };
+            cx.editor
+                .alter_together(new, &pick(old), &pick(new), unique)
         }
         AddIndex { model_name, index } => {
             if back {
@@ -99,52 +148,104 @@ fn run(op: &Operation, cx: &mut OperationContext, from: &ProjectState, to: &Proj
             // The index is described in whichever state still has it.
             let holder = if back { to } else { from };
             let m = model(holder, app, model_name, op)?;
-            let Some(index) = m.options.indexes.iter().find(|i| &i.name == name) else { return Ok(()) };
-            if back { cx.editor.add_index(m, index) } else { cx.editor.remove_index(index) }
+            let Some(index) = m.options.indexes.iter().find(|i| &i.name == name) else {
+                return Ok(());
+            };
+            if back {
+                cx.editor.add_index(m, index)
+            } else {
+                cx.editor.remove_index(index)
+            }
         }
         AddConstraint { model_name, .. } | RemoveConstraint { model_name, .. } => {
             let adding = matches!(op.kind, AddConstraint { .. }) != back;
-            constraint_change(cx, op, model(from, app, model_name, op)?, model(to, app, model_name, op)?, to, adding)
+            constraint_change(
+                cx,
+                op,
+                model(from, app, model_name, op)?,
+                model(to, app, model_name, op)?,
+                to,
+                adding,
+            )
         }
-        AddField { model_name, name, .. } | RemoveField { model_name, name } => {
+        AddField {
+            model_name, name, ..
+        }
+        | RemoveField { model_name, name } => {
             let adding = matches!(op.kind, AddField { .. }) != back;
-            let (old, new) = (model(from, app, model_name, op)?, model(to, app, model_name, op)?);
+            let (old, new) = (
+                model(from, app, model_name, op)?,
+                model(to, app, model_name, op)?,
+            );
             if adding {
-                let field = new.field(name).ok_or_else(|| Error::state(&op.location, format!("field {name} is missing")))?;
+                let field = new.field(name).ok_or_else(|| {
+                    Error::state(&op.location, format!("field {name} is missing"))
+                })?;
                 cx.editor.add_field(to, old, new, name, field)
             } else {
-                let field = old.field(name).ok_or_else(|| Error::state(&op.location, format!("field {name} is missing")))?;
+                let field = old.field(name).ok_or_else(|| {
+                    Error::state(&op.location, format!("field {name} is missing"))
+                })?;
                 cx.editor.remove_field(to, old, new, name, field)
             }
         }
-        AlterField { model_name, name, .. } => {
-            let (old, new) = (model(from, app, model_name, op)?, model(to, app, model_name, op)?);
+        AlterField {
+            model_name, name, ..
+        } => {
+            let (old, new) = (
+                model(from, app, model_name, op)?,
+                model(to, app, model_name, op)?,
+            );
             match (old.field(name), new.field(name)) {
                 (Some(a), Some(b)) => cx.editor.alter_field(to, old, new, name, a, name, b),
                 _ => Ok(()),
             }
         }
-        RenameField { model_name, old_name, new_name } => {
-            let (a, b) = if back { (new_name, old_name) } else { (old_name, new_name) };
-            let (old, new) = (model(from, app, model_name, op)?, model(to, app, model_name, op)?);
+        RenameField {
+            model_name,
+            old_name,
+            new_name,
+        } => {
+            let (a, b) = if back {
+                (new_name, old_name)
+            } else {
+                (old_name, new_name)
+            };
+            let (old, new) = (
+                model(from, app, model_name, op)?,
+                model(to, app, model_name, op)?,
+            );
             match (old.field(a), new.field(b)) {
                 (Some(fa), Some(fb)) => cx.editor.alter_field(to, old, new, a, fa, b, fb),
                 _ => Ok(()),
             }
         }
-        RunSql { sql, reverse_sql, .. } => {
-            let stmts = if back { reverse_sql.as_deref().unwrap_or(&[]) } else { sql.as_slice() };
+        RunSql {
+            sql, reverse_sql, ..
+        } => {
+            let stmts = if back {
+                reverse_sql.as_deref().unwrap_or(&[])
+            } else {
+                sql.as_slice()
+            };
             for s in stmts {
                 cx.editor.execute(&s.sql, &s.params)?;
             }
             Ok(())
         }
-        RunLua { code, reverse_code, .. } => {
-            let f = if back { reverse_code.as_ref() } else { Some(code) };
+        RunLua {
+            code, reverse_code, ..
+        } => {
+            let f = if back {
+                reverse_code.as_ref()
+            } else {
+                Some(code)
+            };
             match f {
                 Some(f) if cx.editor.collecting() => {
                     let _ = f;
-                    cx.editor.comment("-- THIS OPERATION CANNOT BE WRITTEN AS SQL");
+                    cx.editor
+                        .comment("-- THIS OPERATION CANNOT BE WRITTEN AS SQL");
                     Ok(())
                 }
                 Some(f) => {
@@ -154,9 +255,10 @@ fn run(op: &Operation, cx: &mut OperationContext, from: &ProjectState, to: &Proj
                 None => Ok(()),
             }
         }
-        SeparateDatabaseAndState { database_operations, .. } => {
-            separate_database_and_state(cx, database_operations, from, to, back)
-        }
+        SeparateDatabaseAndState {
+            database_operations,
+            ..
+        } => separate_database_and_state(cx, database_operations, from, to, back),
     }
 }
 
@@ -206,8 +308,14 @@ fn constraint_change(
         _ => return Ok(()),
     };
     let holder = if adding { new } else { old };
-    let Some(c) = holder.options.constraints.iter().find(|c| c.name() == name) else { return Ok(()) };
-    let sql = if adding { cx.editor.add_constraint_sql(holder, c) } else { cx.editor.remove_constraint_sql(holder, c) };
+    let Some(c) = holder.options.constraints.iter().find(|c| c.name() == name) else {
+        return Ok(());
+    };
+    let sql = if adding {
+        cx.editor.add_constraint_sql(holder, c)
+    } else {
+        cx.editor.remove_constraint_sql(holder, c)
+    };
     match sql {
         Some(sql) => cx.editor.execute(&sql, &[]),
         // SQLite cannot add or drop table constraints: rebuild the table.
@@ -239,10 +347,20 @@ fn rename_model(
                 continue;
             }
             let points_here = f.relation.as_ref().is_some_and(|r| r.to == old.key());
-            let Some(other_after) = to.get(&if other.key() == old.key() { new.key() } else { other.key() }) else { continue };
+            let Some(other_after) = to.get(&if other.key() == old.key() {
+                new.key()
+            } else {
+                other.key()
+            }) else {
+                continue;
+            };
             let (Some(before), Some(after)) = (
-                points_here.then(|| auto_through_model(other, fname, f, max)).flatten(),
-                other_after.field(fname).and_then(|nf| auto_through_model(other_after, fname, nf, max)),
+                points_here
+                    .then(|| auto_through_model(other, fname, f, max))
+                    .flatten(),
+                other_after
+                    .field(fname)
+                    .and_then(|nf| auto_through_model(other_after, fname, nf, max)),
             ) else {
                 continue;
             };
@@ -265,7 +383,10 @@ fn rename_m2m_tables(cx: &mut OperationContext, old: &ModelState, new: &ModelSta
             continue;
         }
         let Some(nf) = new.field(name) else { continue };
-        let (Some(a), Some(b)) = (auto_through_model(old, name, f, max), auto_through_model(new, name, nf, max)) else {
+        let (Some(a), Some(b)) = (
+            auto_through_model(old, name, f, max),
+            auto_through_model(new, name, nf, max),
+        ) else {
             continue;
         };
         cx.editor.alter_db_table(&a.db_table(), &b.db_table())?;

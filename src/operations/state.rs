@@ -24,7 +24,9 @@ pub fn state_forwards(op: &Operation, app: &str, state: &mut ProjectState) -> Re
         }
         RenameModel { old_name, new_name } => rename_model(loc, app, state, old_name, new_name),
         AlterModelTable { name, table } => {
-            model_mut(loc, state, app, name, "AlterModelTable")?.options.db_table = table.clone();
+            model_mut(loc, state, app, name, "AlterModelTable")?
+                .options
+                .db_table = table.clone();
             Ok(())
         }
         AlterModelOptions { name, options } => {
@@ -54,12 +56,18 @@ pub fn state_forwards(op: &Operation, app: &str, state: &mut ProjectState) -> Re
         }
         AddIndex { model_name, index } => {
             let m = model_mut(loc, state, app, model_name, "AddIndex")?;
-            let names = index.fields.iter().map(|f| f.trim_start_matches('-').to_string());
+            let names = index
+                .fields
+                .iter()
+                .map(|f| f.trim_start_matches('-').to_string());
             check_fields_exist(loc, m, names.collect::<Vec<_>>().iter(), "Index")?;
             if m.options.indexes.iter().any(|i| i.name == index.name) {
                 return Err(Error::state(
                     loc,
-                    format!("AddIndex: model {} already has an index named '{}'", m.name, index.name),
+                    format!(
+                        "AddIndex: model {} already has an index named '{}'",
+                        m.name, index.name
+                    ),
                 ));
             }
             m.options.indexes.push(index.clone());
@@ -70,7 +78,14 @@ pub fn state_forwards(op: &Operation, app: &str, state: &mut ProjectState) -> Re
             let before = m.options.indexes.len();
             m.options.indexes.retain(|i| &i.name != name);
             if m.options.indexes.len() == before {
-                return Err(no_such(loc, "RemoveIndex", "index", name, &m.name, index_names(m)));
+                return Err(no_such(
+                    loc,
+                    "RemoveIndex",
+                    "index",
+                    name,
+                    &m.name,
+                    index_names(m),
+                ));
             }
             Ok(())
         }
@@ -82,7 +97,11 @@ pub fn state_forwards(op: &Operation, app: &str, state: &mut ProjectState) -> Re
             if let crate::fields::Constraint::Unique { fields, .. } = constraint {
                 check_fields_exist(loc, m, fields.iter(), "UniqueConstraint")?;
             }
-            if m.options.constraints.iter().any(|c| c.name() == constraint.name()) {
+            if m.options
+                .constraints
+                .iter()
+                .any(|c| c.name() == constraint.name())
+            {
                 return Err(Error::state(
                     loc,
                     format!(
@@ -100,8 +119,20 @@ pub fn state_forwards(op: &Operation, app: &str, state: &mut ProjectState) -> Re
             let before = m.options.constraints.len();
             m.options.constraints.retain(|c| c.name() != name);
             if m.options.constraints.len() == before {
-                let names = m.options.constraints.iter().map(|c| c.name().to_string()).collect();
-                return Err(no_such(loc, "RemoveConstraint", "constraint", name, &m.name, names));
+                let names = m
+                    .options
+                    .constraints
+                    .iter()
+                    .map(|c| c.name().to_string())
+                    .collect();
+                return Err(no_such(
+                    loc,
+                    "RemoveConstraint",
+                    "constraint",
+                    name,
+                    &m.name,
+                    names,
+                ));
             }
             Ok(())
         }
@@ -155,7 +186,10 @@ fn no_such(loc: &str, op: &str, what: &str, name: &str, model: &str, known: Vec<
     } else {
         format!("it has: {}", known.join(", "))
     };
-    Error::state(loc, format!("{op}: model {model} has no {what} named '{name}' ({known})"))
+    Error::state(
+        loc,
+        format!("{op}: model {model} has no {what} named '{name}' ({known})"),
+    )
 }
 
 fn no_field(loc: &str, op: &str, name: &str, m: &ModelState) -> Error {
@@ -179,8 +213,18 @@ fn existing(loc: &str, state: &ProjectState, app: &str, name: &str, op: &str) ->
 }
 
 /// The error for a model that does not exist at this point of the history.
-pub(crate) fn missing_model(loc: &str, state: &ProjectState, app: &str, name: &str, op: &str) -> Error {
-    let models: Vec<&str> = state.app_models(app).iter().map(|m| m.name.as_str()).collect();
+pub(crate) fn missing_model(
+    loc: &str,
+    state: &ProjectState,
+    app: &str,
+    name: &str,
+    op: &str,
+) -> Error {
+    let models: Vec<&str> = state
+        .app_models(app)
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
     let known = if models.is_empty() {
         format!("app '{app}' has no models at this point")
     } else {
@@ -255,13 +299,23 @@ fn create_model(
         options,
     };
     model.ensure_primary_key();
-    let lists = model.options.unique_together.iter().chain(&model.options.index_together);
+    let lists = model
+        .options
+        .unique_together
+        .iter()
+        .chain(&model.options.index_together);
     check_fields_exist(loc, &model, lists.flatten(), "CreateModel")?;
     state.insert(model);
     Ok(())
 }
 
-fn rename_model(loc: &str, app: &str, state: &mut ProjectState, old: &str, new: &str) -> Result<()> {
+fn rename_model(
+    loc: &str,
+    app: &str,
+    state: &mut ProjectState,
+    old: &str,
+    new: &str,
+) -> Result<()> {
     let old_key = existing(loc, state, app, old, "RenameModel")?;
     let new_key = ModelKey::new(app, new);
     if new_key != old_key && state.get(&new_key).is_some() {
@@ -308,7 +362,10 @@ fn add_field(
     if m.field(name).is_some() {
         return Err(Error::state(
             loc,
-            format!("AddField: model {}.{} already has a field named '{name}'", m.app, m.name),
+            format!(
+                "AddField: model {}.{} already has a field named '{name}'",
+                m.app, m.name
+            ),
         ));
     }
     let mut field = field.clone();
@@ -352,7 +409,10 @@ fn rename_field(
     if m.field(new).is_some() {
         return Err(Error::state(
             loc,
-            format!("RenameField: model {}.{} already has a field named '{new}'", m.app, m.name),
+            format!(
+                "RenameField: model {}.{} already has a field named '{new}'",
+                m.app, m.name
+            ),
         ));
     }
     let Some(slot) = m.fields.iter_mut().find(|(n, _)| n == old) else {
@@ -369,7 +429,10 @@ fn rename_field(
     let opts = &mut m.options;
     opts.unique_together.iter_mut().flatten().for_each(rename);
     opts.index_together.iter_mut().flatten().for_each(rename);
-    opts.indexes.iter_mut().flat_map(|i| i.fields.iter_mut()).for_each(rename);
+    opts.indexes
+        .iter_mut()
+        .flat_map(|i| i.fields.iter_mut())
+        .for_each(rename);
     for c in opts.constraints.iter_mut() {
         if let crate::fields::Constraint::Unique { fields, .. } = c {
             fields.iter_mut().for_each(rename);
@@ -382,7 +445,9 @@ fn rename_field(
 /// so a migration may create two models that refer to each other in any order.
 pub fn check_relations(state: &ProjectState, app: &str, changed: &[String]) -> Result<()> {
     for model_name in changed {
-        let Some(m) = state.model(app, model_name) else { continue };
+        let Some(m) = state.model(app, model_name) else {
+            continue;
+        };
         for (name, f) in &m.fields {
             let Some(r) = &f.relation else { continue };
             for target in std::iter::once(&r.to).chain(r.through.as_ref()) {

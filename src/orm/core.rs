@@ -31,15 +31,27 @@ fn db_err(e: crate::error::Error) -> mlua::Error {
 
 impl OrmContext {
     fn model(&self, key: &str) -> mlua::Result<Rc<ModelMeta>> {
-        let (app, name) = key.split_once('.').ok_or_else(|| rt(format!("bad model key '{key}'")))?;
-        self.reg.get(&ModelKey::new(app, name)).cloned().ok_or_else(|| rt(format!("no model {key}")))
+        let (app, name) = key
+            .split_once('.')
+            .ok_or_else(|| rt(format!("bad model key '{key}'")))?;
+        self.reg
+            .get(&ModelKey::new(app, name))
+            .cloned()
+            .ok_or_else(|| rt(format!("no model {key}")))
     }
 
     fn compile(&self, m: &Rc<ModelMeta>, q: &Table) -> mlua::Result<Compiled> {
-        Compiler::new(&self.reg, self.vendor, m.clone()).compile(q).map_err(rt)
+        Compiler::new(&self.reg, self.vendor, m.clone())
+            .compile(q)
+            .map_err(rt)
     }
 
-    fn rows_to_lua(&self, lua: &Lua, fields: &[crate::fields::Field], rows: Vec<Vec<Value>>) -> mlua::Result<Table> {
+    fn rows_to_lua(
+        &self,
+        lua: &Lua,
+        fields: &[crate::fields::Field],
+        rows: Vec<Vec<Value>>,
+    ) -> mlua::Result<Table> {
         let out = lua.create_table_with_capacity(rows.len(), 0)?;
         for (i, row) in rows.into_iter().enumerate() {
             let r = lua.create_table_with_capacity(row.len(), 0)?;
@@ -56,21 +68,61 @@ impl OrmContext {
 pub fn core_table(lua: &Lua, cx: Rc<OrmContext>) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     let c = cx.clone();
-    t.set("meta", lua.create_function(move |lua, key: String| meta_table(lua, &*c.model(&key)?))?)?;
+    t.set(
+        "meta",
+        lua.create_function(move |lua, key: String| meta_table(lua, &*c.model(&key)?))?,
+    )?;
     let c = cx.clone();
-    t.set("select", lua.create_function(move |lua, (key, q, opts): (String, Table, Option<Table>)| select(lua, &c, &key, &q, opts))?)?;
+    t.set(
+        "select",
+        lua.create_function(move |lua, (key, q, opts): (String, Table, Option<Table>)| {
+            select(lua, &c, &key, &q, opts)
+        })?,
+    )?;
     let c = cx.clone();
-    t.set("count", lua.create_function(move |_, (key, q, exists): (String, Table, Option<bool>)| count(&c, &key, &q, exists.unwrap_or(false)))?)?;
+    t.set(
+        "count",
+        lua.create_function(move |_, (key, q, exists): (String, Table, Option<bool>)| {
+            count(&c, &key, &q, exists.unwrap_or(false))
+        })?,
+    )?;
     let c = cx.clone();
-    t.set("update", lua.create_function(move |_, (key, q, values): (String, Table, Table)| update(&c, &key, &q, &values))?)?;
+    t.set(
+        "update",
+        lua.create_function(move |_, (key, q, values): (String, Table, Table)| {
+            update(&c, &key, &q, &values)
+        })?,
+    )?;
     let c = cx.clone();
-    t.set("delete", lua.create_function(move |_, (key, q): (String, Table)| delete(&c, &key, &q))?)?;
+    t.set(
+        "delete",
+        lua.create_function(move |_, (key, q): (String, Table)| delete(&c, &key, &q))?,
+    )?;
     let c = cx.clone();
-    t.set("insert", lua.create_function(move |lua, (key, rows, batch): (String, Table, Option<usize>)| insert(lua, &c, &key, &rows, batch))?)?;
+    t.set(
+        "insert",
+        lua.create_function(
+            move |lua, (key, rows, batch): (String, Table, Option<usize>)| {
+                insert(lua, &c, &key, &rows, batch)
+            },
+        )?,
+    )?;
     let c = cx.clone();
-    t.set("update_row", lua.create_function(move |_, (key, pk, values): (String, LuaValue, Table)| update_row(&c, &key, pk, &values))?)?;
+    t.set(
+        "update_row",
+        lua.create_function(move |_, (key, pk, values): (String, LuaValue, Table)| {
+            update_row(&c, &key, pk, &values)
+        })?,
+    )?;
     let c = cx.clone();
-    t.set("link", lua.create_function(move |_, (op, link, id, ids): (String, Table, LuaValue, Option<Table>)| link_rows(&c, &op, &link, id, ids))?)?;
+    t.set(
+        "link",
+        lua.create_function(
+            move |_, (op, link, id, ids): (String, Table, LuaValue, Option<Table>)| {
+                link_rows(&c, &op, &link, id, ids)
+            },
+        )?,
+    )?;
     let c = cx;
     t.set("vendor", c.vendor.name())?;
     Ok(t)
@@ -101,7 +153,9 @@ fn meta_table(lua: &Lua, m: &ModelMeta) -> mlua::Result<Table> {
         }
         match &f.field.default {
             Some(FieldDefault::Lua(func)) => ft.set("default", func.clone())?,
-            Some(FieldDefault::Value(v)) => ft.set("default", crate::lua::convert::from_value(lua, v)?)?,
+            Some(FieldDefault::Value(v)) => {
+                ft.set("default", crate::lua::convert::from_value(lua, v)?)?
+            }
             None => {}
         }
         fields.raw_set(i + 1, ft)?;
@@ -141,16 +195,38 @@ fn link_table(lua: &Lua, link: &super::meta::M2mMeta) -> mlua::Result<Table> {
 
 /// SELECT rows (all concrete fields, or `opts.columns`); keyset chunks with `opts.after`
 /// and `opts.chunk`; slices with `opts.low` / `opts.high`.
-fn select(lua: &Lua, cx: &OrmContext, key: &str, q: &Table, opts: Option<Table>) -> mlua::Result<Table> {
+fn select(
+    lua: &Lua,
+    cx: &OrmContext,
+    key: &str,
+    q: &Table,
+    opts: Option<Table>,
+) -> mlua::Result<Table> {
     let m = cx.model(key)?;
     let mut compiler = Compiler::new(&cx.reg, cx.vendor, m.clone());
     let alias = compiler.base_alias();
-    let columns: Option<Vec<String>> = opts.as_ref().map(|o| o.get("columns")).transpose()?.flatten();
+    let columns: Option<Vec<String>> = opts
+        .as_ref()
+        .map(|o| o.get("columns"))
+        .transpose()?
+        .flatten();
     // Selected columns are resolved first so their joins are shared with the filters.
     let (select_sql, fields) = match &columns {
         None => {
-            let cols: Vec<String> = m.fields.iter().map(|f| format!("{alias}.{}", quote_name(f.column.as_deref().unwrap_or_default()))).collect();
-            (cols.join(", "), m.fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>())
+            let cols: Vec<String> = m
+                .fields
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{alias}.{}",
+                        quote_name(f.column.as_deref().unwrap_or_default())
+                    )
+                })
+                .collect();
+            (
+                cols.join(", "),
+                m.fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>(),
+            )
         }
         Some(names) => {
             let mut cols = Vec::new();
@@ -169,7 +245,10 @@ fn select(lua: &Lua, cx: &OrmContext, key: &str, q: &Table, opts: Option<Table>)
     if !compiled.where_sql.is_empty() {
         wheres.push(compiled.where_sql.clone());
     }
-    let pk_col = format!("{alias}.{}", quote_name(m.pk_field().column.as_deref().unwrap_or_default()));
+    let pk_col = format!(
+        "{alias}.{}",
+        quote_name(m.pk_field().column.as_deref().unwrap_or_default())
+    );
     let after: Option<LuaValue> = opts.as_ref().map(|o| o.get("after")).transpose()?;
     let chunk: Option<i64> = opts.as_ref().map(|o| o.get("chunk")).transpose()?.flatten();
     let mut order = compiled.order_sql.clone();
@@ -196,9 +275,14 @@ fn select(lua: &Lua, cx: &OrmContext, key: &str, q: &Table, opts: Option<Table>)
     cx.rows_to_lua(lua, &fields, rows.rows)
 }
 
-fn select_column(compiler: &mut Compiler, name: &str) -> mlua::Result<(String, crate::fields::Field)> {
+fn select_column(
+    compiler: &mut Compiler,
+    name: &str,
+) -> mlua::Result<(String, crate::fields::Field)> {
     // Reuse the lookup resolver through a throwaway condition-free path.
-    let probe = compiler.condition(&format!("{name}__isnull"), &LuaValue::Boolean(false)).map_err(rt)?;
+    let probe = compiler
+        .condition(&format!("{name}__isnull"), &LuaValue::Boolean(false))
+        .map_err(rt)?;
     let col = probe.trim_end_matches(" IS NOT NULL").to_string();
     let field = compiler.field_of(name).map_err(rt)?;
     Ok((col, field))
@@ -224,7 +308,11 @@ fn limit_clause(opts: Option<&Table>, chunk: Option<i64>) -> mlua::Result<String
 fn count(cx: &OrmContext, key: &str, q: &Table, exists: bool) -> mlua::Result<i64> {
     let m = cx.model(key)?;
     let c = cx.compile(&m, q)?;
-    let where_sql = if c.where_sql.is_empty() { String::new() } else { format!(" WHERE {}", c.where_sql) };
+    let where_sql = if c.where_sql.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", c.where_sql)
+    };
     let sql = if exists {
         format!("SELECT 1 FROM {}{where_sql} LIMIT 1", c.from)
     } else {
@@ -249,7 +337,10 @@ fn row_filter(cx: &OrmContext, m: &ModelMeta, c: &Compiled) -> String {
     let pk = quote_name(m.pk_field().column.as_deref().unwrap_or_default());
     let base = quote_name(&m.table);
     let _ = cx;
-    format!(" WHERE {pk} IN (SELECT {base}.{pk} FROM {} WHERE {})", c.from, c.where_sql)
+    format!(
+        " WHERE {pk} IN (SELECT {base}.{pk} FROM {} WHERE {})",
+        c.from, c.where_sql
+    )
 }
 
 fn update(cx: &OrmContext, key: &str, q: &Table, values: &Table) -> mlua::Result<i64> {
@@ -260,10 +351,17 @@ fn update(cx: &OrmContext, key: &str, q: &Table, values: &Table) -> mlua::Result
         return Ok(0);
     }
     let c = cx.compile(&m, q)?;
-    let sql = format!("UPDATE {} SET {sets}{}", quote_name(&m.table), row_filter(cx, &m, &c));
+    let sql = format!(
+        "UPDATE {} SET {sets}{}",
+        quote_name(&m.table),
+        row_filter(cx, &m, &c)
+    );
     let mut params = set_params;
     params.extend(c.params);
-    cx.db.execute(&sql, &params).map(|n| n as i64).map_err(db_err)
+    cx.db
+        .execute(&sql, &params)
+        .map(|n| n as i64)
+        .map_err(db_err)
 }
 
 /// DELETE with Django's on_delete emulated: CASCADE deletes dependents first, PROTECT and
@@ -273,9 +371,21 @@ fn delete(cx: &OrmContext, key: &str, q: &Table) -> mlua::Result<i64> {
     let c = cx.compile(&m, q)?;
     let pk = quote_name(m.pk_field().column.as_deref().unwrap_or_default());
     let base = quote_name(&m.table);
-    let selected = format!("SELECT {base}.{pk} FROM {}{}", c.from, if c.where_sql.is_empty() { String::new() } else { format!(" WHERE {}", c.where_sql) });
+    let selected = format!(
+        "SELECT {base}.{pk} FROM {}{}",
+        c.from,
+        if c.where_sql.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", c.where_sql)
+        }
+    );
     let ids = cx.db.query(&selected, &c.params).map_err(db_err)?;
-    let ids: Vec<Value> = ids.rows.into_iter().filter_map(|r| r.into_iter().next()).collect();
+    let ids: Vec<Value> = ids
+        .rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next())
+        .collect();
     delete_ids(cx, &m, &ids, 0)
 }
 
@@ -287,19 +397,40 @@ fn delete_ids(cx: &OrmContext, m: &ModelMeta, ids: &[Value], depth: usize) -> ml
         return Err(rt("delete: relations nest more than 50 levels deep"));
     }
     for r in &m.reverse {
-        let Some(other) = cx.reg.get(&r.model).cloned() else { continue };
+        let Some(other) = cx.reg.get(&r.model).cloned() else {
+            continue;
+        };
         if let Some(link) = &r.m2m {
-            exec_in(cx, &format!("DELETE FROM {} WHERE {} IN", quote_name(&link.table), quote_name(&link.source_column)), ids)?;
+            exec_in(
+                cx,
+                &format!(
+                    "DELETE FROM {} WHERE {} IN",
+                    quote_name(&link.table),
+                    quote_name(&link.source_column)
+                ),
+                ids,
+            )?;
             continue;
         }
-        let Some(f) = other.field(&r.field).cloned() else { continue };
+        let Some(f) = other.field(&r.field).cloned() else {
+            continue;
+        };
         let col = quote_name(f.column.as_deref().unwrap_or_default());
         let table = quote_name(&other.table);
-        let rule = f.field.relation.as_ref().map(|r| r.on_delete).unwrap_or(OnDelete::Cascade);
+        let rule = f
+            .field
+            .relation
+            .as_ref()
+            .map(|r| r.on_delete)
+            .unwrap_or(OnDelete::Cascade);
         match rule {
             OnDelete::Cascade => {
                 let opk = quote_name(other.pk_field().column.as_deref().unwrap_or_default());
-                let dependents = query_in(cx, &format!("SELECT {opk} FROM {table} WHERE {col} IN"), ids)?;
+                let dependents = query_in(
+                    cx,
+                    &format!("SELECT {opk} FROM {table} WHERE {col} IN"),
+                    ids,
+                )?;
                 delete_ids(cx, &other, &dependents, depth + 1)?;
             }
             OnDelete::Protect | OnDelete::Restrict => {
@@ -307,12 +438,22 @@ fn delete_ids(cx: &OrmContext, m: &ModelMeta, ids: &[Value], depth: usize) -> ml
                 if !found.is_empty() {
                     return Err(rt(format!(
                         "ProtectedError: cannot delete {}.{} rows: {} {}.{} row(s) refer to them through '{}' (on_delete = {:?})",
-                        m.app, m.name, found.len(), other.app, other.name, f.name, rule
+                        m.app,
+                        m.name,
+                        found.len(),
+                        other.app,
+                        other.name,
+                        f.name,
+                        rule
                     )));
                 }
             }
             OnDelete::SetNull => {
-                exec_in(cx, &format!("UPDATE {table} SET {col} = NULL WHERE {col} IN"), ids)?;
+                exec_in(
+                    cx,
+                    &format!("UPDATE {table} SET {col} = NULL WHERE {col} IN"),
+                    ids,
+                )?;
             }
             OnDelete::SetDefault => {
                 let d = f.field.constant_default().cloned().unwrap_or(Value::Null);
@@ -323,10 +464,22 @@ fn delete_ids(cx: &OrmContext, m: &ModelMeta, ids: &[Value], depth: usize) -> ml
         }
     }
     for link in m.m2m.values() {
-        exec_in(cx, &format!("DELETE FROM {} WHERE {} IN", quote_name(&link.table), quote_name(&link.source_column)), ids)?;
+        exec_in(
+            cx,
+            &format!(
+                "DELETE FROM {} WHERE {} IN",
+                quote_name(&link.table),
+                quote_name(&link.source_column)
+            ),
+            ids,
+        )?;
     }
     let pk = quote_name(m.pk_field().column.as_deref().unwrap_or_default());
-    exec_in(cx, &format!("DELETE FROM {} WHERE {pk} IN", quote_name(&m.table)), ids)
+    exec_in(
+        cx,
+        &format!("DELETE FROM {} WHERE {pk} IN", quote_name(&m.table)),
+        ids,
+    )
 }
 
 fn marks(n: usize) -> String {
@@ -337,12 +490,20 @@ fn exec_in(cx: &OrmContext, prefix: &str, ids: &[Value]) -> mlua::Result<i64> {
     exec_in_with(cx, prefix, Vec::new(), ids)
 }
 
-fn exec_in_with(cx: &OrmContext, prefix: &str, leading: Vec<Value>, ids: &[Value]) -> mlua::Result<i64> {
+fn exec_in_with(
+    cx: &OrmContext,
+    prefix: &str,
+    leading: Vec<Value>,
+    ids: &[Value],
+) -> mlua::Result<i64> {
     let mut total = 0;
     for chunk in ids.chunks(500) {
         let mut params = leading.clone();
         params.extend_from_slice(chunk);
-        total += cx.db.execute(&format!("{prefix} ({})", marks(chunk.len())), &params).map_err(db_err)? as i64;
+        total += cx
+            .db
+            .execute(&format!("{prefix} ({})", marks(chunk.len())), &params)
+            .map_err(db_err)? as i64;
     }
     Ok(total)
 }
@@ -350,7 +511,10 @@ fn exec_in_with(cx: &OrmContext, prefix: &str, leading: Vec<Value>, ids: &[Value
 fn query_in(cx: &OrmContext, prefix: &str, ids: &[Value]) -> mlua::Result<Vec<Value>> {
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
-        let rows = cx.db.query(&format!("{prefix} ({})", marks(chunk.len())), chunk).map_err(db_err)?;
+        let rows = cx
+            .db
+            .query(&format!("{prefix} ({})", marks(chunk.len())), chunk)
+            .map_err(db_err)?;
         out.extend(rows.rows.into_iter().filter_map(|r| r.into_iter().next()));
     }
     Ok(out)
@@ -358,7 +522,11 @@ fn query_in(cx: &OrmContext, prefix: &str, ids: &[Value]) -> mlua::Result<Vec<Va
 
 /// The values of one row for INSERT: every concrete field (auto keys left out when nil),
 /// defaults and auto_now applied, keyed by attname in `values`.
-fn row_values(m: &ModelMeta, values: &Table, vendor: Vendor) -> mlua::Result<(Vec<String>, Vec<Value>)> {
+fn row_values(
+    m: &ModelMeta,
+    values: &Table,
+    vendor: Vendor,
+) -> mlua::Result<(Vec<String>, Vec<Value>)> {
     let mut cols = Vec::new();
     let mut params = Vec::new();
     for f in &m.fields {
@@ -376,15 +544,22 @@ fn row_values(m: &ModelMeta, values: &Table, vendor: Vendor) -> mlua::Result<(Ve
                 v = func.call::<LuaValue>(())?;
             }
         }
-        let field = if f.field.kind.is_foreign_key() { &key_field_of(f) } else { &f.field };
+        let field = if f.field.kind.is_foreign_key() {
+            &key_field_of(f)
+        } else {
+            &f.field
+        };
         let value = if v.is_nil() {
             match (&f.field.default, &f.field.db_default) {
-                (Some(FieldDefault::Value(d)), _) => crate::value::column_value(f.field.kind, d, vendor),
+                (Some(FieldDefault::Value(d)), _) => {
+                    crate::value::column_value(f.field.kind, d, vendor)
+                }
                 (None, Some(_)) => continue,
                 _ => Value::Null,
             }
         } else {
-            to_db(field, &v, vendor).map_err(|e| rt(format!("{}.{}: field '{}': {e}", m.app, m.name, f.name)))?
+            to_db(field, &v, vendor)
+                .map_err(|e| rt(format!("{}.{}: field '{}': {e}", m.app, m.name, f.name)))?
         };
         cols.push(quote_name(f.column.as_deref().unwrap_or_default()));
         params.push(value);
@@ -401,7 +576,13 @@ fn key_field_of(f: &super::meta::FieldMeta) -> crate::fields::Field {
 }
 
 /// INSERT one row or many (`rows` is a list of value tables) and return the new keys.
-fn insert(lua: &Lua, cx: &OrmContext, key: &str, rows: &Table, batch: Option<usize>) -> mlua::Result<Table> {
+fn insert(
+    lua: &Lua,
+    cx: &OrmContext,
+    key: &str,
+    rows: &Table,
+    batch: Option<usize>,
+) -> mlua::Result<Table> {
     let m = cx.model(key)?;
     let pk = m.pk_field();
     let pk_col = quote_name(pk.column.as_deref().unwrap_or_default());
@@ -427,9 +608,17 @@ fn insert(lua: &Lua, cx: &OrmContext, key: &str, rows: &Table, batch: Option<usi
                 j += 1;
             }
             let sql = if cols.is_empty() {
-                format!("INSERT INTO {} DEFAULT VALUES RETURNING {pk_col}", quote_name(&m.table))
+                format!(
+                    "INSERT INTO {} DEFAULT VALUES RETURNING {pk_col}",
+                    quote_name(&m.table)
+                )
             } else {
-                format!("INSERT INTO {} ({}) VALUES {} RETURNING {pk_col}", quote_name(&m.table), cols.join(", "), groups.join(", "))
+                format!(
+                    "INSERT INTO {} ({}) VALUES {} RETURNING {pk_col}",
+                    quote_name(&m.table),
+                    cols.join(", "),
+                    groups.join(", ")
+                )
             };
             let res = cx.db.query(&sql, &params).map_err(db_err)?;
             for r in res.rows {
@@ -447,21 +636,35 @@ fn update_row(cx: &OrmContext, key: &str, pk: LuaValue, values: &Table) -> mlua:
     let m = cx.model(key)?;
     let mut sets = Vec::new();
     let mut params = Vec::new();
-    let mut keys: Vec<(String, LuaValue)> = values.pairs::<String, LuaValue>().collect::<mlua::Result<_>>()?;
+    let mut keys: Vec<(String, LuaValue)> = values
+        .pairs::<String, LuaValue>()
+        .collect::<mlua::Result<_>>()?;
     keys.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, v) in keys {
         let f = m.field(&name).ok_or_else(|| rt(m.unknown_field(&name)))?;
         if f.field.primary_key {
             continue;
         }
-        let v = if v.is_nil() && f.field.auto_now { LuaValue::Nil } else { v };
+        let v = if v.is_nil() && f.field.auto_now {
+            LuaValue::Nil
+        } else {
+            v
+        };
         let value = if f.field.auto_now {
             now_for(f.field.kind)
         } else {
-            let field = if f.field.kind.is_foreign_key() { &key_field_of(f) } else { &f.field };
-            to_db(field, &v, cx.vendor).map_err(|e| rt(format!("{}.{}: field '{}': {e}", m.app, m.name, f.name)))?
+            let field = if f.field.kind.is_foreign_key() {
+                &key_field_of(f)
+            } else {
+                &f.field
+            };
+            to_db(field, &v, cx.vendor)
+                .map_err(|e| rt(format!("{}.{}: field '{}': {e}", m.app, m.name, f.name)))?
         };
-        sets.push(format!("{} = %s", quote_name(f.column.as_deref().unwrap_or_default())));
+        sets.push(format!(
+            "{} = %s",
+            quote_name(f.column.as_deref().unwrap_or_default())
+        ));
         params.push(value);
     }
     if sets.is_empty() {
@@ -474,31 +677,61 @@ fn update_row(cx: &OrmContext, key: &str, pk: LuaValue, values: &Table) -> mlua:
         sets.join(", "),
         quote_name(m.pk_field().column.as_deref().unwrap_or_default())
     );
-    cx.db.execute(&sql, &params).map(|n| n as i64).map_err(db_err)
+    cx.db
+        .execute(&sql, &params)
+        .map(|n| n as i64)
+        .map_err(db_err)
 }
 
 /// Many-to-many link rows: `add`, `remove` (of `ids`) and `clear`.
-fn link_rows(cx: &OrmContext, op: &str, link: &Table, id: LuaValue, ids: Option<Table>) -> mlua::Result<i64> {
+fn link_rows(
+    cx: &OrmContext,
+    op: &str,
+    link: &Table,
+    id: LuaValue,
+    ids: Option<Table>,
+) -> mlua::Result<i64> {
     let table = quote_name(&link.get::<String>("table")?);
     let source = quote_name(&link.get::<String>("source")?);
     let target = quote_name(&link.get::<String>("target")?);
     let id = crate::lua::convert::to_value(&id)?;
     let targets: Vec<Value> = match ids {
-        Some(t) => t.sequence_values::<LuaValue>().map(|v| v.and_then(|v| crate::lua::convert::to_value(&v))).collect::<mlua::Result<_>>()?,
+        Some(t) => t
+            .sequence_values::<LuaValue>()
+            .map(|v| v.and_then(|v| crate::lua::convert::to_value(&v)))
+            .collect::<mlua::Result<_>>()?,
         None => Vec::new(),
     };
     match op {
-        "clear" => cx.db.execute(&format!("DELETE FROM {table} WHERE {source} = %s"), &[id]).map(|n| n as i64).map_err(db_err),
-        "remove" => exec_in_with(cx, &format!("DELETE FROM {table} WHERE {source} = %s AND {target} IN"), vec![id], &targets),
+        "clear" => cx
+            .db
+            .execute(&format!("DELETE FROM {table} WHERE {source} = %s"), &[id])
+            .map(|n| n as i64)
+            .map_err(db_err),
+        "remove" => exec_in_with(
+            cx,
+            &format!("DELETE FROM {table} WHERE {source} = %s AND {target} IN"),
+            vec![id],
+            &targets,
+        ),
         "add" => {
             let mut n = 0;
             for t in targets {
                 let exists = cx
                     .db
-                    .query(&format!("SELECT 1 FROM {table} WHERE {source} = %s AND {target} = %s"), &[id.clone(), t.clone()])
+                    .query(
+                        &format!("SELECT 1 FROM {table} WHERE {source} = %s AND {target} = %s"),
+                        &[id.clone(), t.clone()],
+                    )
                     .map_err(db_err)?;
                 if exists.rows.is_empty() {
-                    n += cx.db.execute(&format!("INSERT INTO {table} ({source}, {target}) VALUES (%s, %s)"), &[id.clone(), t]).map_err(db_err)? as i64;
+                    n += cx
+                        .db
+                        .execute(
+                            &format!("INSERT INTO {table} ({source}, {target}) VALUES (%s, %s)"),
+                            &[id.clone(), t],
+                        )
+                        .map_err(db_err)? as i64;
                 }
             }
             Ok(n)

@@ -66,7 +66,10 @@ impl ModelMeta {
         if name == "pk" {
             return Some(self.pk_field());
         }
-        self.fields.iter().find(|f| f.name == name).or_else(|| self.fields.iter().find(|f| f.attname == name))
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .or_else(|| self.fields.iter().find(|f| f.attname == name))
     }
 
     /// Every name a user may use, for "its fields are: ..." messages.
@@ -88,7 +91,10 @@ impl ModelMeta {
 
     /// How a delete of this model's rows affects rows pointing at it.
     pub fn on_delete_rules(&self) -> impl Iterator<Item = (&ReverseMeta, OnDelete)> {
-        self.reverse.iter().filter(|r| r.m2m.is_none()).map(|r| (r, OnDelete::Cascade))
+        self.reverse
+            .iter()
+            .filter(|r| r.m2m.is_none())
+            .map(|r| (r, OnDelete::Cascade))
     }
 }
 
@@ -115,7 +121,12 @@ impl Registry {
                     None => format!("{}_set", m.name.to_lowercase()),
                 };
                 let m2m = (f.kind == FieldKind::ManyToManyField)
-                    .then(|| models.get(&m.key()).and_then(|mm: &ModelMeta| mm.m2m.get(name)).cloned())
+                    .then(|| {
+                        models
+                            .get(&m.key())
+                            .and_then(|mm: &ModelMeta| mm.m2m.get(name))
+                            .cloned()
+                    })
                     .flatten();
                 if let Some(target) = models.get_mut(&rel.to) {
                     target.reverse.push(ReverseMeta {
@@ -132,7 +143,9 @@ impl Registry {
                 }
             }
         }
-        Registry { models: models.into_iter().map(|(k, v)| (k, Rc::new(v))).collect() }
+        Registry {
+            models: models.into_iter().map(|(k, v)| (k, Rc::new(v))).collect(),
+        }
     }
 
     /// The model under a key.
@@ -154,7 +167,11 @@ fn model_meta(m: &ModelState, state: &ProjectState, max_name_length: usize) -> M
         let column = f.column(name);
         fields.push(FieldMeta {
             name: name.clone(),
-            attname: if f.kind.is_foreign_key() { format!("{name}_id") } else { name.clone() },
+            attname: if f.kind.is_foreign_key() {
+                format!("{name}_id")
+            } else {
+                name.clone()
+            },
             column,
             target: f.relation.as_ref().map(|r| r.to.clone()),
             field: f.clone(),
@@ -174,7 +191,13 @@ fn model_meta(m: &ModelState, state: &ProjectState, max_name_length: usize) -> M
     }
 }
 
-fn m2m_meta(m: &ModelState, state: &ProjectState, name: &str, f: &Field, max: usize) -> Option<M2mMeta> {
+fn m2m_meta(
+    m: &ModelState,
+    state: &ProjectState,
+    name: &str,
+    f: &Field,
+    max: usize,
+) -> Option<M2mMeta> {
     let rel = f.relation.as_ref()?;
     match &rel.through {
         None => {
@@ -202,10 +225,17 @@ pub fn through_meta(state: &ProjectState, m: &ModelState, name: &str) -> Option<
         through
             .fields
             .iter()
-            .find(|(n, tf)| tf.relation.as_ref().is_some_and(|r| &r.to == target) && Some(n.as_str()) != skip)
+            .find(|(n, tf)| {
+                tf.relation.as_ref().is_some_and(|r| &r.to == target) && Some(n.as_str()) != skip
+            })
             .and_then(|(n, tf)| tf.column(n).map(|c| (n.clone(), c)))
     };
     let (src_name, source_column) = col_to(&m.key(), None)?;
     let (_, target_column) = col_to(&rel.to, Some(src_name.as_str()))?;
-    Some(M2mMeta { table: through.db_table(), source_column, target_column, target: rel.to.clone() })
+    Some(M2mMeta {
+        table: through.db_table(),
+        source_column,
+        target_column,
+        target: rel.to.clone(),
+    })
 }

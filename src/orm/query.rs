@@ -13,8 +13,21 @@ use super::values::to_db;
 
 /// Lookups of SPEC 5, in Django's spelling.
 const LOOKUPS: &[&str] = &[
-    "exact", "iexact", "isnull", "in", "gt", "gte", "lt", "lte", "contains", "icontains", "startswith",
-    "istartswith", "endswith", "iendswith", "range",
+    "exact",
+    "iexact",
+    "isnull",
+    "in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "contains",
+    "icontains",
+    "startswith",
+    "istartswith",
+    "endswith",
+    "iendswith",
+    "range",
 ];
 
 /// A compiled FROM/WHERE/ORDER BY.
@@ -41,7 +54,13 @@ type Res<T> = std::result::Result<T, String>;
 impl<'a> Compiler<'a> {
     /// A compiler for queries on `base`.
     pub fn new(reg: &'a Registry, vendor: Vendor, base: Rc<ModelMeta>) -> Self {
-        Compiler { reg, vendor, base, joins: Vec::new(), params: Vec::new() }
+        Compiler {
+            reg,
+            vendor,
+            base,
+            joins: Vec::new(),
+            params: Vec::new(),
+        }
     }
 
     /// The base table's quoted name (also its alias).
@@ -59,11 +78,20 @@ impl<'a> Compiler<'a> {
         let mut i = 0;
         loop {
             let part = parts[i];
-            let field = model.field(part).cloned().ok_or_else(|| self.unknown(&model, part))?;
+            let field = model
+                .field(part)
+                .cloned()
+                .ok_or_else(|| self.unknown(&model, part))?;
             let rest = &parts[i + 1..];
-            let next_is_field = rest.first().is_some_and(|n| !LOOKUPS.contains(n) || field_target_has(self.reg, &field, n));
+            let next_is_field = rest
+                .first()
+                .is_some_and(|n| !LOOKUPS.contains(n) || field_target_has(self.reg, &field, n));
             if next_is_field && field.target.is_some() && field.attname != part {
-                let target = field.target.clone().and_then(|t| self.reg.get(&t).cloned()).ok_or_else(|| format!("{key}: related model is missing"))?;
+                let target = field
+                    .target
+                    .clone()
+                    .and_then(|t| self.reg.get(&t).cloned())
+                    .ok_or_else(|| format!("{key}: related model is missing"))?;
                 path.push_str(part);
                 path.push_str("__");
                 alias = self.join(&alias, &field, &target, &path);
@@ -73,7 +101,9 @@ impl<'a> Compiler<'a> {
             }
             return match rest {
                 [] => Ok((alias, field, None)),
-                [lookup] if LOOKUPS.contains(lookup) => Ok((alias, field, Some((*lookup).to_string()))),
+                [lookup] if LOOKUPS.contains(lookup) => {
+                    Ok((alias, field, Some((*lookup).to_string())))
+                }
                 [other, ..] => Err(format!(
                     "{}.{}: unsupported lookup or field '{other}' in '{key}' (lookups: {})",
                     model.app,
@@ -94,7 +124,13 @@ impl<'a> Compiler<'a> {
         model.unknown_field(part)
     }
 
-    fn join(&mut self, from_alias: &str, field: &FieldMeta, target: &ModelMeta, path: &str) -> String {
+    fn join(
+        &mut self,
+        from_alias: &str,
+        field: &FieldMeta,
+        target: &ModelMeta,
+        path: &str,
+    ) -> String {
         if let Some((_, alias, _)) = self.joins.iter().find(|(p, _, _)| p == path) {
             return alias.clone();
         }
@@ -133,21 +169,29 @@ impl<'a> Compiler<'a> {
             return Ok(sql);
         }
         let vf = self.value_field(field);
-        self.params.push(to_db(&vf, v, self.vendor).map_err(|e| format!("{}: {e}", field.name))?);
+        self.params
+            .push(to_db(&vf, v, self.vendor).map_err(|e| format!("{}: {e}", field.name))?);
         Ok("%s".into())
     }
 
     /// SQL for an F() expression tree, or None when `v` is a plain value.
     fn expression(&mut self, v: &LuaValue) -> Res<Option<String>> {
-        let LuaValue::Table(t) = v else { return Ok(None) };
-        let Ok(Some(op)) = t.get::<Option<String>>("__expr") else { return Ok(None) };
+        let LuaValue::Table(t) = v else {
+            return Ok(None);
+        };
+        let Ok(Some(op)) = t.get::<Option<String>>("__expr") else {
+            return Ok(None);
+        };
         if op == "F" {
             let name: String = t.get("name").map_err(|e| e.to_string())?;
             let (alias, field, lookup) = self.resolve(&name)?;
             if lookup.is_some() {
                 return Err(format!("F(\"{name}\") names a lookup, not a field"));
             }
-            return Ok(Some(format!("{alias}.{}", quote_name(field.column.as_deref().unwrap_or_default()))));
+            return Ok(Some(format!(
+                "{alias}.{}",
+                quote_name(field.column.as_deref().unwrap_or_default())
+            )));
         }
         let lhs: LuaValue = t.get("lhs").map_err(|e| e.to_string())?;
         let rhs: LuaValue = t.get("rhs").map_err(|e| e.to_string())?;
@@ -171,7 +215,10 @@ impl<'a> Compiler<'a> {
             return self.link_condition(v);
         }
         let (alias, field, lookup) = self.resolve(key)?;
-        let col = format!("{alias}.{}", quote_name(field.column.as_deref().unwrap_or_default()));
+        let col = format!(
+            "{alias}.{}",
+            quote_name(field.column.as_deref().unwrap_or_default())
+        );
         let lookup = lookup.unwrap_or_else(|| "exact".into());
         let is_null = v.is_nil() || crate::lua::convert::is_null(v);
         let pg = self.vendor == Vendor::Postgres;
@@ -184,12 +231,22 @@ impl<'a> Compiler<'a> {
                 _ => return Err(format!("{key}: __isnull takes true or false")),
             },
             "gt" | "gte" | "lt" | "lte" => {
-                let op = match lookup.as_str() { "gt" => ">", "gte" => ">=", "lt" => "<", _ => "<=" };
+                let op = match lookup.as_str() {
+                    "gt" => ">",
+                    "gte" => ">=",
+                    "lt" => "<",
+                    _ => "<=",
+                };
                 format!("{col} {op} {}", self.bind(&field, v)?)
             }
             "in" => {
-                let LuaValue::Table(list) = v else { return Err(format!("{key}: __in takes a list")) };
-                let items: Vec<LuaValue> = list.sequence_values().collect::<mlua::Result<_>>().map_err(|e| e.to_string())?;
+                let LuaValue::Table(list) = v else {
+                    return Err(format!("{key}: __in takes a list"));
+                };
+                let items: Vec<LuaValue> = list
+                    .sequence_values()
+                    .collect::<mlua::Result<_>>()
+                    .map_err(|e| e.to_string())?;
                 if items.is_empty() {
                     return Ok("1 = 0".into());
                 }
@@ -200,11 +257,21 @@ impl<'a> Compiler<'a> {
                 format!("{col} IN ({})", marks.join(", "))
             }
             "range" => {
-                let LuaValue::Table(pair) = v else { return Err(format!("{key}: __range takes {{low, high}}")) };
-                let (lo, hi): (LuaValue, LuaValue) = (pair.get(1).map_err(|e| e.to_string())?, pair.get(2).map_err(|e| e.to_string())?);
-                format!("{col} BETWEEN {} AND {}", self.bind(&field, &lo)?, self.bind(&field, &hi)?)
+                let LuaValue::Table(pair) = v else {
+                    return Err(format!("{key}: __range takes {{low, high}}"));
+                };
+                let (lo, hi): (LuaValue, LuaValue) = (
+                    pair.get(1).map_err(|e| e.to_string())?,
+                    pair.get(2).map_err(|e| e.to_string())?,
+                );
+                format!(
+                    "{col} BETWEEN {} AND {}",
+                    self.bind(&field, &lo)?,
+                    self.bind(&field, &hi)?
+                )
             }
-            "iexact" | "contains" | "icontains" | "startswith" | "istartswith" | "endswith" | "iendswith" => {
+            "iexact" | "contains" | "icontains" | "startswith" | "istartswith" | "endswith"
+            | "iendswith" => {
                 let text = match v {
                     LuaValue::String(s) => s.to_string_lossy(),
                     LuaValue::Integer(_) | LuaValue::Number(_) => v.to_string().unwrap_or_default(),
@@ -219,7 +286,10 @@ impl<'a> Compiler<'a> {
     /// Pattern lookups. SQLite's LIKE ignores ASCII case, so the case-sensitive ones use
     /// instr/substr there; PostgreSQL uses LIKE and UPPER() as Django does.
     fn text_lookup(&mut self, col: &str, lookup: &str, text: &str, pg: bool) -> String {
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         let (pattern, insensitive) = match lookup {
             "iexact" => (escaped.clone(), true),
             "contains" => (format!("%{escaped}%"), false),
@@ -258,11 +328,14 @@ impl<'a> Compiler<'a> {
 
     /// Rows linked through a many-to-many table: `pk IN (SELECT target FROM link WHERE source = id)`.
     fn link_condition(&mut self, v: &LuaValue) -> Res<String> {
-        let LuaValue::Table(t) = v else { return Err("bad link condition".into()) };
+        let LuaValue::Table(t) = v else {
+            return Err("bad link condition".into());
+        };
         let get = |k: &str| t.get::<String>(k).map_err(|e| e.to_string());
         let (table, source, target) = (get("table")?, get("source")?, get("target")?);
         let id: LuaValue = t.get("id").map_err(|e| e.to_string())?;
-        self.params.push(crate::lua::convert::to_value(&id).map_err(|e| e.to_string())?);
+        self.params
+            .push(crate::lua::convert::to_value(&id).map_err(|e| e.to_string())?);
         let pk = self.base.pk_field().column.clone().unwrap_or_default();
         Ok(format!(
             "{}.{} IN (SELECT {} FROM {} WHERE {} = %s)",
@@ -299,7 +372,11 @@ impl<'a> Compiler<'a> {
                     continue;
                 }
                 let joined = parts.join(" AND ");
-                clauses.push(if negate { format!("NOT ({joined})") } else { format!("({joined})") });
+                clauses.push(if negate {
+                    format!("NOT ({joined})")
+                } else {
+                    format!("({joined})")
+                });
             }
         }
         let mut order = Vec::new();
@@ -314,7 +391,10 @@ impl<'a> Compiler<'a> {
                 None => (item.clone(), " ASC"),
             };
             let (alias, field, _) = self.resolve(&name)?;
-            order.push(format!("{alias}.{}{dir}", quote_name(field.column.as_deref().unwrap_or_default())));
+            order.push(format!(
+                "{alias}.{}{dir}",
+                quote_name(field.column.as_deref().unwrap_or_default())
+            ));
         }
         let mut from = quote_name(&self.base.table);
         for (_, _, sql) in &self.joins {
@@ -333,17 +413,25 @@ impl<'a> Compiler<'a> {
     pub fn assignments(&mut self, values: &Table) -> Res<(String, Vec<Value>)> {
         let mut sets = Vec::new();
         let before = self.params.len();
-        let mut keys: Vec<(String, LuaValue)> = values.pairs::<String, LuaValue>().collect::<mlua::Result<_>>().map_err(|e| e.to_string())?;
+        let mut keys: Vec<(String, LuaValue)> = values
+            .pairs::<String, LuaValue>()
+            .collect::<mlua::Result<_>>()
+            .map_err(|e| e.to_string())?;
         keys.sort_by(|a, b| a.0.cmp(&b.0));
         for (key, v) in keys {
-            let field = self.base.field(&key).cloned().ok_or_else(|| self.base.unknown_field(&key))?;
+            let field = self
+                .base
+                .field(&key)
+                .cloned()
+                .ok_or_else(|| self.base.unknown_field(&key))?;
             let col = quote_name(field.column.as_deref().unwrap_or_default());
             let rhs = match self.expression(&v)? {
                 // F() in an UPDATE refers to the row's own columns, unqualified.
                 Some(sql) => sql.replace(&format!("{}.", self.base_alias()), ""),
                 None => {
                     let vf = self.value_field(&field);
-                    self.params.push(to_db(&vf, &v, self.vendor).map_err(|e| format!("{key}: {e}"))?);
+                    self.params
+                        .push(to_db(&vf, &v, self.vendor).map_err(|e| format!("{key}: {e}"))?);
                     "%s".to_string()
                 }
             };

@@ -13,8 +13,16 @@ use super::meta::Registry;
 /// Builds the `apps` table for `state`: `get_model(app, name)` / `get_model("app.Name")`
 /// and `is_installed(label)`. Unknown apps and models raise `LookupError` values.
 pub fn apps_table(lua: &Lua, state: &ProjectState, db: Rc<Database>) -> mlua::Result<Table> {
-    let max = if db.vendor == Vendor::Postgres { 63 } else { 200 };
-    let cx = Rc::new(OrmContext { reg: Registry::build(state, max), vendor: db.vendor, db });
+    let max = if db.vendor == Vendor::Postgres {
+        63
+    } else {
+        200
+    };
+    let cx = Rc::new(OrmContext {
+        reg: Registry::build(state, max),
+        vendor: db.vendor,
+        db,
+    });
     let core = core_table(lua, cx)?;
     let known = lua.create_table()?;
     for m in state.models() {
@@ -34,7 +42,10 @@ pub fn apps_table(lua: &Lua, state: &ProjectState, db: Rc<Database>) -> mlua::Re
             installed.set(a.as_str(), true)?;
         }
     }
-    let build: mlua::Function = lua.load(BUILD).set_name("@<embedded>/luamig/apps_registry.lua").eval()?;
+    let build: mlua::Function = lua
+        .load(BUILD)
+        .set_name("@<embedded>/luamig/apps_registry.lua")
+        .eval()?;
     build.call((core, known, installed))
 }
 

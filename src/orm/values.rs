@@ -17,10 +17,18 @@ pub fn to_db(field: &Field, v: &LuaValue, vendor: Vendor) -> Result<Value, Strin
     }
     use FieldKind::*;
     let kind = field.kind;
-    let wrong = |what: &str| format!("a {} cannot hold {} (expected {what})", kind.name(), describe(v));
+    let wrong = |what: &str| {
+        format!(
+            "a {} cannot hold {} (expected {what})",
+            kind.name(),
+            describe(v)
+        )
+    };
     Ok(match kind {
         DecimalField => {
-            let d = coerce(v).map_err(|e| e.to_string().replace("runtime error: ", ""))?.0;
+            let d = coerce(v)
+                .map_err(|e| e.to_string().replace("runtime error: ", ""))?
+                .0;
             Value::Decimal(match field.decimal_places {
                 Some(dp) => d.round_dp(dp),
                 None => d,
@@ -31,19 +39,28 @@ pub fn to_db(field: &Field, v: &LuaValue, vendor: Vendor) -> Result<Value, Strin
             _ => return Err(wrong("true or false")),
         },
         UUIDField => match v {
-            LuaValue::String(s) => Value::Text(uuid_for(&s.to_str().map_err(|e| e.to_string())?, vendor)?),
+            LuaValue::String(s) => {
+                Value::Text(uuid_for(&s.to_str().map_err(|e| e.to_string())?, vendor)?)
+            }
             _ => return Err(wrong("a UUID string")),
         },
         JSONField => Value::Json(crate::lua::json::lua_to_json(v, 0).map_err(|e| e.to_string())?),
         DateTimeField => match v {
-            LuaValue::String(s) => Value::Text(datetime_for(&s.to_str().map_err(|e| e.to_string())?, vendor)?),
+            LuaValue::String(s) => Value::Text(datetime_for(
+                &s.to_str().map_err(|e| e.to_string())?,
+                vendor,
+            )?),
             _ => return Err(wrong("an ISO 8601 datetime string")),
         },
-        DateField | TimeField | CharField | TextField | SlugField | EmailField | URLField => match v {
-            LuaValue::String(_) => convert::to_value(v).map_err(|e| e.to_string())?,
-            LuaValue::Integer(_) | LuaValue::Number(_) if kind.is_text() => Value::Text(v.to_string().unwrap_or_default()),
-            _ => return Err(wrong("a string")),
-        },
+        DateField | TimeField | CharField | TextField | SlugField | EmailField | URLField => {
+            match v {
+                LuaValue::String(_) => convert::to_value(v).map_err(|e| e.to_string())?,
+                LuaValue::Integer(_) | LuaValue::Number(_) if kind.is_text() => {
+                    Value::Text(v.to_string().unwrap_or_default())
+                }
+                _ => return Err(wrong("a string")),
+            }
+        }
         BinaryField => match v {
             LuaValue::String(s) => Value::Bytes(s.as_bytes().to_vec()),
             _ => return Err(wrong("a string of bytes")),
@@ -53,7 +70,9 @@ pub fn to_db(field: &Field, v: &LuaValue, vendor: Vendor) -> Result<Value, Strin
             LuaValue::Number(n) => Value::Float(*n),
             _ => return Err(wrong("a number")),
         },
-        _ if kind.is_foreign_key() || kind == ManyToManyField => convert::to_value(v).map_err(|e| e.to_string())?,
+        _ if kind.is_foreign_key() || kind == ManyToManyField => {
+            convert::to_value(v).map_err(|e| e.to_string())?
+        }
         _ => match v {
             LuaValue::Integer(i) => Value::Int(*i),
             LuaValue::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::Int(*n as i64),
@@ -90,7 +109,8 @@ fn datetime_for(s: &str, vendor: Vendor) -> Result<String, String> {
                 .map(|n| n.and_utc())
         })
         .or_else(|_| {
-            chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+            chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
         })
         .map_err(|_| format!("'{s}' is not an ISO 8601 datetime"))?;
     let _ = vendor;
@@ -107,7 +127,9 @@ pub fn from_db(lua: &Lua, field: &Field, v: Value) -> mlua::Result<LuaValue> {
             let d = match v {
                 Value::Decimal(d) => d,
                 Value::Int(i) => Decimal::from(i),
-                Value::Float(f) => format!("{f:.*}", field.decimal_places.unwrap_or(10) as usize).parse().unwrap_or_default(),
+                Value::Float(f) => format!("{f:.*}", field.decimal_places.unwrap_or(10) as usize)
+                    .parse()
+                    .unwrap_or_default(),
                 Value::Text(t) => t.trim().parse().unwrap_or_default(),
                 _ => Decimal::ZERO,
             };
@@ -121,14 +143,21 @@ pub fn from_db(lua: &Lua, field: &Field, v: Value) -> mlua::Result<LuaValue> {
             };
             Ok(LuaValue::UserData(lua.create_userdata(LuaDecimal(d))?))
         }
-        (UUIDField, Value::Text(t)) => Ok(LuaValue::String(lua.create_string(
-            uuid::Uuid::parse_str(&t).map(|u| u.hyphenated().to_string()).unwrap_or(t),
-        )?)),
+        (UUIDField, Value::Text(t)) => Ok(LuaValue::String(
+            lua.create_string(
+                uuid::Uuid::parse_str(&t)
+                    .map(|u| u.hyphenated().to_string())
+                    .unwrap_or(t),
+            )?,
+        )),
         (JSONField, Value::Text(t)) => {
-            let j: serde_json::Value = serde_json::from_str(&t).map_err(|e| mlua::Error::runtime(format!("stored JSON is invalid: {e}")))?;
+            let j: serde_json::Value = serde_json::from_str(&t)
+                .map_err(|e| mlua::Error::runtime(format!("stored JSON is invalid: {e}")))?;
             crate::lua::json::json_to_lua(lua, &j)
         }
-        (DateTimeField, Value::Text(t)) => Ok(LuaValue::String(lua.create_string(iso_datetime(&t))?)),
+        (DateTimeField, Value::Text(t)) => {
+            Ok(LuaValue::String(lua.create_string(iso_datetime(&t))?))
+        }
         (_, v) => convert::from_value(lua, &v),
     }
 }

@@ -32,7 +32,12 @@ pub fn own_type(kind: FieldKind, field: &Field, vendor: Vendor) -> String {
         CharField | SlugField | EmailField | URLField => varchar(),
         TextField => "text".into(),
         DateField => "date".into(),
-        DateTimeField => if pg { "timestamp with time zone" } else { "datetime" }.into(),
+        DateTimeField => if pg {
+            "timestamp with time zone"
+        } else {
+            "datetime"
+        }
+        .into(),
         TimeField => "time".into(),
         DurationField => if pg { "interval" } else { "bigint" }.into(),
         UUIDField => if pg { "uuid" } else { "char(32)" }.into(),

@@ -88,7 +88,10 @@ impl SchemaEditor {
 
     /// The collected SQL lines (empty when running).
     pub fn take_collected(&mut self) -> Vec<String> {
-        self.collected.as_mut().map(std::mem::take).unwrap_or_default()
+        self.collected
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// `"column" type NULL/NOT NULL PRIMARY KEY/UNIQUE CHECK (...) suffix REFERENCES ...`.
@@ -104,9 +107,19 @@ impl SchemaEditor {
         let column = field.column(name).unwrap_or_else(|| name.to_string());
         let mut parts = vec![quote_name(&column), db_type(state, field, self.vendor)];
         if let Some(v) = field.db_default.as_ref().or(default) {
-            parts.push(format!("DEFAULT {}", literal(&column_value(field.kind, v, self.vendor), self.vendor)));
+            parts.push(format!(
+                "DEFAULT {}",
+                literal(&column_value(field.kind, v, self.vendor), self.vendor)
+            ));
         }
-        parts.push(if field.null && !field.primary_key { "NULL" } else { "NOT NULL" }.to_string());
+        parts.push(
+            if field.null && !field.primary_key {
+                "NULL"
+            } else {
+                "NOT NULL"
+            }
+            .to_string(),
+        );
         if field.primary_key {
             parts.push("PRIMARY KEY".into());
         } else if field.is_unique() {
@@ -156,7 +169,13 @@ impl SchemaEditor {
     }
 
     /// `ALTER TABLE ... ADD CONSTRAINT ..._fk_... FOREIGN KEY ... DEFERRABLE INITIALLY DEFERRED`.
-    pub fn create_fk_sql(&self, table: &str, column: &str, to_table: &str, to_column: &str) -> String {
+    pub fn create_fk_sql(
+        &self,
+        table: &str,
+        column: &str,
+        to_table: &str,
+        to_column: &str,
+    ) -> String {
         let name = index_name(
             table,
             &[column],
@@ -181,7 +200,9 @@ impl SchemaEditor {
         self.defer_model_indexes(model, &table);
         for (name, field) in &model.fields {
             if field.kind == FieldKind::ManyToManyField {
-                if let Some(through) = auto_through_model(model, name, field, self.max_name_length()) {
+                if let Some(through) =
+                    auto_through_model(model, name, field, self.max_name_length())
+                {
                     self.create_model(state, &through)?;
                 }
             }
@@ -190,7 +211,12 @@ impl SchemaEditor {
     }
 
     /// The CREATE TABLE statement alone.
-    pub fn create_table(&mut self, state: &ProjectState, model: &ModelState, table: &str) -> Result<()> {
+    pub fn create_table(
+        &mut self,
+        state: &ProjectState,
+        model: &ModelState,
+        table: &str,
+    ) -> Result<()> {
         let mut defs = Vec::new();
         for (name, field) in model.concrete_fields() {
             defs.push(self.column_sql(state, model, name, field, None));
@@ -221,7 +247,10 @@ impl SchemaEditor {
             }
         }
         for c in &model.options.constraints {
-            if let Constraint::Unique { condition: Some(_), .. } = c {
+            if let Constraint::Unique {
+                condition: Some(_), ..
+            } = c
+            {
                 out.extend(self.constraint_index_sql(model, table, c));
             }
         }
@@ -232,7 +261,13 @@ impl SchemaEditor {
             if let Some(cols) = columns_of(model, names) {
                 let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
                 let idx = index_name(table, &refs, "_idx", self.max_name_length());
-                out.push(create_index_sql(&idx, table, &quoted_list(&cols), None, false));
+                out.push(create_index_sql(
+                    &idx,
+                    table,
+                    &quoted_list(&cols),
+                    None,
+                    false,
+                ));
             }
         }
         for index in &model.options.indexes {
@@ -245,11 +280,19 @@ impl SchemaEditor {
 
     /// `CREATE INDEX` for one field with db_index (and PostgreSQL's `_like` index for text).
     pub fn field_index_sql(&self, table: &str, name: &str, field: &Field) -> Vec<String> {
-        let Some(column) = field.column(name) else { return Vec::new() };
+        let Some(column) = field.column(name) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         if field.wants_index() {
             let idx = index_name(table, &[&column], "", self.max_name_length());
-            out.push(create_index_sql(&idx, table, &quote_name(&column), None, false));
+            out.push(create_index_sql(
+                &idx,
+                table,
+                &quote_name(&column),
+                None,
+                false,
+            ));
         }
         if let Some(like) = self.like_index_sql(table, &column, field) {
             out.push(like);
@@ -266,9 +309,19 @@ impl SchemaEditor {
         if !(field.db_index || field.is_unique()) {
             return None;
         }
-        let ops = if field.kind == FieldKind::TextField { "text_pattern_ops" } else { "varchar_pattern_ops" };
+        let ops = if field.kind == FieldKind::TextField {
+            "text_pattern_ops"
+        } else {
+            "varchar_pattern_ops"
+        };
         let idx = index_name(table, &[column], "_like", self.max_name_length());
-        Some(create_index_sql(&idx, table, &format!("{} {ops}", quote_name(column)), None, false))
+        Some(create_index_sql(
+            &idx,
+            table,
+            &format!("{} {ops}", quote_name(column)),
+            None,
+            false,
+        ))
     }
 
     fn unique_together_sql(&self, table: &str, cols: &[String]) -> String {
@@ -294,24 +347,55 @@ impl SchemaEditor {
                 None => (f.as_str(), ""),
             };
             let column = model.field(name)?.column(name)?;
-            let ops = index.opclasses.get(i).map(|o| format!(" {o}")).unwrap_or_default();
+            let ops = index
+                .opclasses
+                .get(i)
+                .map(|o| format!(" {o}"))
+                .unwrap_or_default();
             cols.push(format!("{}{ops}{desc}", quote_name(&column)));
         }
-        Some(create_index_sql(&index.name, table, &cols.join(", "), index.condition.as_deref(), false))
+        Some(create_index_sql(
+            &index.name,
+            table,
+            &cols.join(", "),
+            index.condition.as_deref(),
+            false,
+        ))
     }
 
     /// Indexes that implement a constraint (a unique constraint with a condition).
-    fn constraint_index_sql(&self, model: &ModelState, table: &str, c: &Constraint) -> Option<String> {
-        let Constraint::Unique { name, fields, condition, .. } = c else { return None };
+    fn constraint_index_sql(
+        &self,
+        model: &ModelState,
+        table: &str,
+        c: &Constraint,
+    ) -> Option<String> {
+        let Constraint::Unique {
+            name,
+            fields,
+            condition,
+            ..
+        } = c
+        else {
+            return None;
+        };
         let cols = columns_of(model, fields)?;
-        Some(create_index_sql(name, table, &quoted_list(&cols), condition.as_deref(), true))
+        Some(create_index_sql(
+            name,
+            table,
+            &quoted_list(&cols),
+            condition.as_deref(),
+            true,
+        ))
     }
 
     /// DROP TABLE for a model and its auto-created many-to-many tables.
     pub fn delete_model(&mut self, model: &ModelState) -> Result<()> {
         for (name, field) in &model.fields {
             if field.kind == FieldKind::ManyToManyField {
-                if let Some(through) = auto_through_model(model, name, field, self.max_name_length()) {
+                if let Some(through) =
+                    auto_through_model(model, name, field, self.max_name_length())
+                {
                     self.drop_table(&through.db_table())?;
                 }
             }
@@ -321,7 +405,11 @@ impl SchemaEditor {
 
     /// `DROP TABLE` (with CASCADE on PostgreSQL, as Django).
     pub fn drop_table(&mut self, table: &str) -> Result<()> {
-        let cascade = if self.vendor == Vendor::Postgres { " CASCADE" } else { "" };
+        let cascade = if self.vendor == Vendor::Postgres {
+            " CASCADE"
+        } else {
+            ""
+        };
         self.execute(&format!("DROP TABLE {}{cascade}", quote_name(table)), &[])
     }
 
@@ -330,7 +418,11 @@ impl SchemaEditor {
         if old == new {
             return Ok(());
         }
-        let sql = format!("ALTER TABLE {} RENAME TO {}", quote_name(old), quote_name(new));
+        let sql = format!(
+            "ALTER TABLE {} RENAME TO {}",
+            quote_name(old),
+            quote_name(new)
+        );
         self.execute(&sql, &[])
     }
 
@@ -359,13 +451,17 @@ impl SchemaEditor {
         let table = model.db_table();
         let suffix = if unique { "_uniq" } else { "_idx" };
         for names in old.iter().filter(|o| !new.contains(o)) {
-            let Some(cols) = columns_of(model, names) else { continue };
+            let Some(cols) = columns_of(model, names) else {
+                continue;
+            };
             let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
             let name = index_name(&table, &refs, suffix, self.max_name_length());
             self.drop_index_or_constraint(&table, &name, unique)?;
         }
         for names in new.iter().filter(|n| !old.contains(n)) {
-            let Some(cols) = columns_of(model, names) else { continue };
+            let Some(cols) = columns_of(model, names) else {
+                continue;
+            };
             let sql = if unique {
                 self.unique_together_sql(&table, &cols)
             } else {
@@ -379,9 +475,18 @@ impl SchemaEditor {
     }
 
     /// Drops an index (SQLite, or a PostgreSQL index) or a PostgreSQL unique constraint.
-    pub fn drop_index_or_constraint(&mut self, table: &str, name: &str, constraint: bool) -> Result<()> {
+    pub fn drop_index_or_constraint(
+        &mut self,
+        table: &str,
+        name: &str,
+        constraint: bool,
+    ) -> Result<()> {
         let sql = if constraint && self.vendor == Vendor::Postgres {
-            format!("ALTER TABLE {} DROP CONSTRAINT {}", quote_name(table), quote_name(name))
+            format!(
+                "ALTER TABLE {} DROP CONSTRAINT {}",
+                quote_name(table),
+                quote_name(name)
+            )
         } else {
             format!("DROP INDEX {}", quote_name(name))
         };
@@ -406,7 +511,13 @@ impl SchemaEditor {
     pub fn add_constraint_sql(&self, model: &ModelState, c: &Constraint) -> Option<String> {
         let table = model.db_table();
         if let Some(sql) = self.constraint_index_sql(model, &table, c) {
-            if matches!(c, Constraint::Unique { condition: Some(_), .. }) {
+            if matches!(
+                c,
+                Constraint::Unique {
+                    condition: Some(_),
+                    ..
+                }
+            ) {
                 return Some(sql);
             }
         }
@@ -419,7 +530,12 @@ impl SchemaEditor {
 
     /// The opposite of [`SchemaEditor::add_constraint_sql`].
     pub fn remove_constraint_sql(&self, model: &ModelState, c: &Constraint) -> Option<String> {
-        if let Constraint::Unique { condition: Some(_), name, .. } = c {
+        if let Constraint::Unique {
+            condition: Some(_),
+            name,
+            ..
+        } = c
+        {
             return Some(format!("DROP INDEX {}", quote_name(name)));
         }
         if self.vendor == Vendor::Sqlite {
@@ -434,27 +550,48 @@ impl SchemaEditor {
 }
 
 /// `CREATE [UNIQUE] INDEX "name" ON "table" (cols) [WHERE cond]`.
-pub fn create_index_sql(name: &str, table: &str, cols: &str, condition: Option<&str>, unique: bool) -> String {
+pub fn create_index_sql(
+    name: &str,
+    table: &str,
+    cols: &str,
+    condition: Option<&str>,
+    unique: bool,
+) -> String {
     let unique = if unique { "UNIQUE " } else { "" };
     let condition = condition.map(|c| format!(" WHERE {c}")).unwrap_or_default();
-    format!("CREATE {unique}INDEX {} ON {} ({cols}){condition}", quote_name(name), quote_name(table))
+    format!(
+        "CREATE {unique}INDEX {} ON {} ({cols}){condition}",
+        quote_name(name),
+        quote_name(table)
+    )
 }
 
 /// `CONSTRAINT "name" UNIQUE (...)` / `CONSTRAINT "name" CHECK (...)`, for constraints
 /// that live in the table definition.
 pub fn inline_constraint_sql(model: &ModelState, c: &Constraint) -> Option<String> {
     match c {
-        Constraint::Unique { name, fields, condition: None, deferrable } => {
+        Constraint::Unique {
+            name,
+            fields,
+            condition: None,
+            deferrable,
+        } => {
             let cols = columns_of(model, fields)?;
             let deferrable = match deferrable.as_deref() {
                 Some("deferred") => " DEFERRABLE INITIALLY DEFERRED",
                 Some("immediate") => " DEFERRABLE INITIALLY IMMEDIATE",
                 _ => "",
             };
-            Some(format!("CONSTRAINT {} UNIQUE ({}){deferrable}", quote_name(name), quoted_list(&cols)))
+            Some(format!(
+                "CONSTRAINT {} UNIQUE ({}){deferrable}",
+                quote_name(name),
+                quoted_list(&cols)
+            ))
         }
         Constraint::Unique { .. } => None,
-        Constraint::Check { name, check } => Some(format!("CONSTRAINT {} CHECK ({check})", quote_name(name))),
+        Constraint::Check { name, check } => {
+            Some(format!("CONSTRAINT {} CHECK ({check})", quote_name(name)))
+        }
     }
 }
 
@@ -468,7 +605,10 @@ pub fn columns_of(model: &ModelState, names: &[String]) -> Option<Vec<String>> {
 
 /// `"a", "b"`.
 pub fn quoted_list(cols: &[String]) -> String {
-    cols.iter().map(|c| quote_name(c)).collect::<Vec<_>>().join(", ")
+    cols.iter()
+        .map(|c| quote_name(c))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A literal for DDL (defaults cannot be bound parameters in CREATE/ALTER TABLE).

@@ -33,7 +33,9 @@ impl SchemaEditor {
         }
         let default = field.constant_default().filter(|v| !v.is_null()).cloned();
         match self.vendor {
-            Vendor::Sqlite => self.sqlite_add_field(state, old_model, new_model, name, field, default),
+            Vendor::Sqlite => {
+                self.sqlite_add_field(state, old_model, new_model, name, field, default)
+            }
             Vendor::Postgres => self.pg_add_field(state, new_model, name, field, default),
         }
     }
@@ -59,13 +61,19 @@ impl SchemaEditor {
             slot.1 = loose.clone();
         }
         match self.vendor {
-            Vendor::Sqlite => self.sqlite_add_field(state, old_model, &loose_model, name, &loose, None)?,
+            Vendor::Sqlite => {
+                self.sqlite_add_field(state, old_model, &loose_model, name, &loose, None)?
+            }
             Vendor::Postgres => self.pg_add_field(state, &loose_model, name, &loose, None)?,
         }
         let column = field.column(name).unwrap_or_else(|| name.to_string());
         let table = new_model.db_table();
         if self.collecting() {
-            self.comment(&format!("-- (fill {} of every row of {} by calling its Lua default)", quote_name(&column), quote_name(&table)));
+            self.comment(&format!(
+                "-- (fill {} of every row of {} by calling its Lua default)",
+                quote_name(&column),
+                quote_name(&table)
+            ));
         } else {
             self.fill_per_row(new_model, &table, &column, field.kind, func)?;
         }
@@ -80,9 +88,14 @@ impl SchemaEditor {
         kind: FieldKind,
         func: &mlua::Function,
     ) -> Result<()> {
-        let Some((pk_name, pk)) = model.primary_key() else { return Ok(()) };
+        let Some((pk_name, pk)) = model.primary_key() else {
+            return Ok(());
+        };
         let pk_col = pk.column(pk_name).unwrap_or_else(|| pk_name.to_string());
-        let rows = self.db.query(&format!("SELECT {} FROM {}", quote_name(&pk_col), quote_name(table)), &[])?;
+        let rows = self.db.query(
+            &format!("SELECT {} FROM {}", quote_name(&pk_col), quote_name(table)),
+            &[],
+        )?;
         let update = format!(
             "UPDATE {} SET {} = %s WHERE {} = %s",
             quote_name(table),
@@ -90,10 +103,13 @@ impl SchemaEditor {
             quote_name(&pk_col)
         );
         for row in rows.rows {
-            let Some(key) = row.into_iter().next() else { continue };
+            let Some(key) = row.into_iter().next() else {
+                continue;
+            };
             let produced: LuaValue = func.call(()).map_err(lua_error)?;
             let value = convert::to_value(&produced).map_err(lua_error)?;
-            self.db.execute(&update, &[column_value(kind, &value, self.vendor), key])?;
+            self.db
+                .execute(&update, &[column_value(kind, &value, self.vendor), key])?;
         }
         Ok(())
     }
@@ -117,7 +133,11 @@ impl SchemaEditor {
         let table = old_model.db_table();
         match self.vendor {
             Vendor::Sqlite if is_plain_column(old_model, name, field) => {
-                let sql = format!("ALTER TABLE {} DROP COLUMN {}", quote_name(&table), quote_name(&column));
+                let sql = format!(
+                    "ALTER TABLE {} DROP COLUMN {}",
+                    quote_name(&table),
+                    quote_name(&column)
+                );
                 self.execute(&sql, &[])
             }
             Vendor::Sqlite => {
@@ -125,7 +145,11 @@ impl SchemaEditor {
                 self.remake_table(state, new_model, copy, Vec::new())
             }
             Vendor::Postgres => {
-                let sql = format!("ALTER TABLE {} DROP COLUMN {} CASCADE", quote_name(&table), quote_name(&column));
+                let sql = format!(
+                    "ALTER TABLE {} DROP COLUMN {} CASCADE",
+                    quote_name(&table),
+                    quote_name(&column)
+                );
                 self.execute(&sql, &[])
             }
         }
@@ -143,9 +167,14 @@ impl SchemaEditor {
         new_name: &str,
         new: &Field,
     ) -> Result<()> {
-        let m2m = (old.kind == FieldKind::ManyToManyField, new.kind == FieldKind::ManyToManyField);
+        let m2m = (
+            old.kind == FieldKind::ManyToManyField,
+            new.kind == FieldKind::ManyToManyField,
+        );
         match m2m {
-            (true, true) => return self.alter_many_to_many(old_model, new_model, old_name, old, new_name, new),
+            (true, true) => {
+                return self.alter_many_to_many(old_model, new_model, old_name, old, new_name, new);
+            }
             (true, false) | (false, true) => {
                 return Err(Error::Plan(format!(
                     "cannot alter field {}.{} between a many-to-many and a plain field; remove it and add a new one",
@@ -155,8 +184,12 @@ impl SchemaEditor {
             (false, false) => {}
         }
         match self.vendor {
-            Vendor::Sqlite => self.sqlite_alter_field(state, old_model, new_model, old_name, old, new_name, new),
-            Vendor::Postgres => self.pg_alter_field(state, old_model, new_model, old_name, old, new_name, new),
+            Vendor::Sqlite => {
+                self.sqlite_alter_field(state, old_model, new_model, old_name, old, new_name, new)
+            }
+            Vendor::Postgres => {
+                self.pg_alter_field(state, old_model, new_model, old_name, old, new_name, new)
+            }
         }
     }
 
@@ -178,7 +211,9 @@ impl SchemaEditor {
         };
         self.alter_db_table(&a.db_table(), &b.db_table())?;
         // The column pointing at the other side follows its model's name.
-        let (Some((_, fa)), Some((_, fb))) = (a.fields.get(2), b.fields.get(2)) else { return Ok(()) };
+        let (Some((_, fa)), Some((_, fb))) = (a.fields.get(2), b.fields.get(2)) else {
+            return Ok(());
+        };
         let (ca, cb) = (fa.column(&a.fields[2].0), fb.column(&b.fields[2].0));
         if let (Some(ca), Some(cb)) = (ca, cb) {
             self.rename_column(&b.db_table(), &ca, &cb)?;
@@ -200,7 +235,10 @@ impl SchemaEditor {
         // column, and cannot drop a default afterwards: those rebuild the table (as Django).
         if field.null && !field.is_unique() && default.is_none() {
             let col = self.column_sql(state, new_model, name, field, None);
-            self.execute(&format!("ALTER TABLE {} ADD COLUMN {col}", quote_name(&table)), &[])?;
+            self.execute(
+                &format!("ALTER TABLE {} ADD COLUMN {col}", quote_name(&table)),
+                &[],
+            )?;
             for sql in self.field_index_sql(&table, name, field) {
                 self.defer(sql);
             }
@@ -242,7 +280,10 @@ impl SchemaEditor {
             .filter(|(c, _)| *c != old_col)
             .collect();
         let mut params = Vec::new();
-        let default = new.constant_default().filter(|v| !v.is_null()).or(new.db_default.as_ref());
+        let default = new
+            .constant_default()
+            .filter(|v| !v.is_null())
+            .or(new.db_default.as_ref());
         match default {
             Some(d) if old.null && !new.null => {
                 copy.push((new_col, format!("coalesce({}, %s)", quote_name(&old_col))));
@@ -254,7 +295,13 @@ impl SchemaEditor {
     }
 
     /// A column definition with the name left out, to tell a pure rename from a change.
-    fn definition_without_name(&mut self, state: &ProjectState, model: &ModelState, name: &str, field: &Field) -> String {
+    fn definition_without_name(
+        &mut self,
+        state: &ProjectState,
+        model: &ModelState,
+        name: &str,
+        field: &Field,
+    ) -> String {
         let full = self.column_sql(state, model, name, field, None);
         let column = quote_name(&field.column(name).unwrap_or_else(|| name.to_string()));
         full.replacen(&column, "", 1).replace(&column, "<col>")
@@ -274,8 +321,20 @@ fn same_columns(model: &ModelState) -> Vec<(String, String)> {
 /// foreign key, and named by no index or constraint of the model.
 fn is_plain_column(model: &ModelState, name: &str, field: &Field) -> bool {
     let o = &model.options;
-    let mentioned = o.unique_together.iter().chain(&o.index_together).flatten().any(|n| n == name)
-        || o.indexes.iter().flat_map(|i| &i.fields).any(|f| f.trim_start_matches('-') == name)
+    let mentioned = o
+        .unique_together
+        .iter()
+        .chain(&o.index_together)
+        .flatten()
+        .any(|n| n == name)
+        || o.indexes
+            .iter()
+            .flat_map(|i| &i.fields)
+            .any(|f| f.trim_start_matches('-') == name)
         || !o.constraints.is_empty();
-    !(field.primary_key || field.is_unique() || field.db_index || field.kind.is_foreign_key() || mentioned)
+    !(field.primary_key
+        || field.is_unique()
+        || field.db_index
+        || field.kind.is_foreign_key()
+        || mentioned)
 }

@@ -2,8 +2,8 @@
 //! table rebuild and PostgreSQL's ALTER forms live in their own modules.
 
 pub mod columns;
-pub mod names;
 pub mod editor;
+pub mod names;
 pub mod sqlite;
 
 pub use editor::SchemaEditor;

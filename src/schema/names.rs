@@ -43,7 +43,11 @@ pub fn truncate_name(name: &str, length: usize) -> String {
         return name.to_string();
     }
     let digest = names_digest(&[name], 4);
-    format!("{}{}", name.chars().take(length - 4).collect::<String>(), digest)
+    format!(
+        "{}{}",
+        name.chars().take(length - 4).collect::<String>(),
+        digest
+    )
 }
 
 #[cfg(test)]
@@ -53,8 +57,14 @@ mod tests {
     #[test]
     fn matches_names_django_generated() {
         // Names captured from Django 5.2's sqlmigrate output.
-        assert_eq!(index_name("shop_item", &["code"], "_uniq", 200), "shop_item_code_7fe3372d_uniq");
-        assert_eq!(index_name("shop_item", &["didx"], "", 200), "shop_item_didx_9e5d0fa0");
+        assert_eq!(
+            index_name("shop_item", &["code"], "_uniq", 200),
+            "shop_item_code_7fe3372d_uniq"
+        );
+        assert_eq!(
+            index_name("shop_item", &["didx"], "", 200),
+            "shop_item_didx_9e5d0fa0"
+        );
         assert_eq!(
             index_name("custom_opts", &["a", "b"], "_uniq", 200),
             "custom_opts_a_b_48b56b85_uniq"
@@ -67,8 +77,16 @@ mod tests {
 
     #[test]
     fn long_names_are_shortened_like_django() {
-        let name = index_name("shop_everything_tags", &["everything_id"], "_fk_shop_everything_id", 63);
-        assert_eq!(name, "shop_everything_tags_everything_id_8b631912_fk_shop_ever");
+        let name = index_name(
+            "shop_everything_tags",
+            &["everything_id"],
+            "_fk_shop_everything_id",
+            63,
+        );
+        assert_eq!(
+            name,
+            "shop_everything_tags_everything_id_8b631912_fk_shop_ever"
+        );
         assert!(name.len() <= 63);
     }
 }

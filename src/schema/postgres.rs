@@ -35,10 +35,17 @@ impl SchemaEditor {
     ) -> Result<()> {
         let table = model.db_table();
         let col = self.column_sql(state, model, name, field, default.as_ref());
-        self.execute(&format!("ALTER TABLE {} ADD COLUMN {col}", quote_name(&table)), &[])?;
+        self.execute(
+            &format!("ALTER TABLE {} ADD COLUMN {col}", quote_name(&table)),
+            &[],
+        )?;
         let column = field.column(name).unwrap_or_else(|| name.to_string());
         if default.is_some() && field.db_default.is_none() {
-            let sql = format!("ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT", quote_name(&table), quote_name(&column));
+            let sql = format!(
+                "ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT",
+                quote_name(&table),
+                quote_name(&column)
+            );
             self.execute(&sql, &[])?;
         }
         for sql in self.field_index_sql(&table, name, field) {
@@ -78,12 +85,20 @@ impl SchemaEditor {
         let new_target = target_field(state, new).map(|(m, n, _)| (m.db_table(), n.to_string()));
         let fk_goes = old.kind.is_foreign_key()
             && old.relation.as_ref().is_some_and(|r| r.db_constraint)
-            && (!new.kind.is_foreign_key() || old_target != new_target || old_type != new_type || new.relation.as_ref().is_some_and(|r| !r.db_constraint));
+            && (!new.kind.is_foreign_key()
+                || old_target != new_target
+                || old_type != new_type
+                || new.relation.as_ref().is_some_and(|r| !r.db_constraint));
         if fk_goes {
             self.drop_column_objects(&table, &old_col, Kind::ForeignKey, None)?;
         }
         if old.is_unique() && !new.is_unique() && !old.primary_key {
-            self.drop_column_objects(&table, &old_col, Kind::Unique, Some(format!("{table}_{old_col}_key")))?;
+            self.drop_column_objects(
+                &table,
+                &old_col,
+                Kind::Unique,
+                Some(format!("{table}_{old_col}_key")),
+            )?;
         }
         let old_like = self.like_index_sql(&table, &old_col, old).is_some();
         let new_like = self.like_index_sql(&table, &new_col, new).is_some();
@@ -99,12 +114,21 @@ impl SchemaEditor {
         let t = quote_name(&table);
         let c = quote_name(&new_col);
         if old_type != new_type {
-            self.execute(&format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {new_type} USING {c}::{new_type}"), &[])?;
+            self.execute(
+                &format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {new_type} USING {c}::{new_type}"),
+                &[],
+            )?;
         }
         self.pg_alter_null(&t, &c, old, new)?;
         if new.is_unique() && !old.is_unique() && !new.primary_key {
             let name = index_name(&table, &[&new_col], "_uniq", self.max_name_length());
-            self.execute(&format!("ALTER TABLE {t} ADD CONSTRAINT {} UNIQUE ({c})", quote_name(&name)), &[])?;
+            self.execute(
+                &format!(
+                    "ALTER TABLE {t} ADD CONSTRAINT {} UNIQUE ({c})",
+                    quote_name(&name)
+                ),
+                &[],
+            )?;
         }
         if new.wants_index() && !old.wants_index() {
             let name = index_name(&table, &[&new_col], "", self.max_name_length());
@@ -115,10 +139,16 @@ impl SchemaEditor {
                 self.execute(&sql, &[])?;
             }
         }
-        let fk_comes = new.kind.is_foreign_key() && new.relation.as_ref().is_some_and(|r| r.db_constraint) && (fk_goes || !old.kind.is_foreign_key() || old.relation.as_ref().is_some_and(|r| !r.db_constraint));
+        let fk_comes = new.kind.is_foreign_key()
+            && new.relation.as_ref().is_some_and(|r| r.db_constraint)
+            && (fk_goes
+                || !old.kind.is_foreign_key()
+                || old.relation.as_ref().is_some_and(|r| !r.db_constraint));
         if fk_comes {
             if let Some((to_model, to_name, to_field)) = target_field(state, new) {
-                let to_col = to_field.column(to_name).unwrap_or_else(|| to_name.to_string());
+                let to_col = to_field
+                    .column(to_name)
+                    .unwrap_or_else(|| to_name.to_string());
                 let sql = self.create_fk_sql(&table, &new_col, &to_model.db_table(), &to_col);
                 self.execute(&sql, &[])?;
             }
@@ -128,21 +158,37 @@ impl SchemaEditor {
 
     fn pg_alter_null(&mut self, t: &str, c: &str, old: &Field, new: &Field) -> Result<()> {
         if old.null && !new.null {
-            if let Some(d) = new.constant_default().filter(|v| !v.is_null()).or(new.db_default.as_ref()) {
+            if let Some(d) = new
+                .constant_default()
+                .filter(|v| !v.is_null())
+                .or(new.db_default.as_ref())
+            {
                 let v = literal(&column_value(new.kind, d, self.vendor), self.vendor);
                 self.execute(&format!("UPDATE {t} SET {c} = {v} WHERE {c} IS NULL"), &[])?;
                 self.settle_constraints()?;
             }
-            self.execute(&format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL"), &[])?;
+            self.execute(
+                &format!("ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL"),
+                &[],
+            )?;
         } else if !old.null && new.null {
-            self.execute(&format!("ALTER TABLE {t} ALTER COLUMN {c} DROP NOT NULL"), &[])?;
+            self.execute(
+                &format!("ALTER TABLE {t} ALTER COLUMN {c} DROP NOT NULL"),
+                &[],
+            )?;
         }
         match (&old.db_default, &new.db_default) {
             (a, Some(b)) if a.as_ref() != Some(b) => {
                 let v = literal(&column_value(new.kind, b, self.vendor), self.vendor);
-                self.execute(&format!("ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {v}"), &[])?;
+                self.execute(
+                    &format!("ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {v}"),
+                    &[],
+                )?;
             }
-            (Some(_), None) => self.execute(&format!("ALTER TABLE {t} ALTER COLUMN {c} DROP DEFAULT"), &[])?,
+            (Some(_), None) => self.execute(
+                &format!("ALTER TABLE {t} ALTER COLUMN {c} DROP DEFAULT"),
+                &[],
+            )?,
             _ => {}
         }
         Ok(())
@@ -151,15 +197,29 @@ impl SchemaEditor {
     /// Drops the foreign keys, unique constraints or plain indexes on exactly one column,
     /// found in the catalog; `fallback` is the name to use when the table is not there yet
     /// (sqlmigrate of an unapplied migration).
-    fn drop_column_objects(&mut self, table: &str, column: &str, kind: Kind, fallback: Option<String>) -> Result<()> {
+    fn drop_column_objects(
+        &mut self,
+        table: &str,
+        column: &str,
+        kind: Kind,
+        fallback: Option<String>,
+    ) -> Result<()> {
         let mut names = self.pg_column_objects(table, column, kind)?;
         if names.is_empty() {
             names.extend(fallback.filter(|_| self.collecting()));
         }
         for name in names {
             let sql = match kind {
-                Kind::ForeignKey => format!("SET CONSTRAINTS {q} IMMEDIATE; ALTER TABLE {} DROP CONSTRAINT {q}", quote_name(table), q = quote_name(&name)),
-                Kind::Unique => format!("ALTER TABLE {} DROP CONSTRAINT {}", quote_name(table), quote_name(&name)),
+                Kind::ForeignKey => format!(
+                    "SET CONSTRAINTS {q} IMMEDIATE; ALTER TABLE {} DROP CONSTRAINT {q}",
+                    quote_name(table),
+                    q = quote_name(&name)
+                ),
+                Kind::Unique => format!(
+                    "ALTER TABLE {} DROP CONSTRAINT {}",
+                    quote_name(table),
+                    quote_name(&name)
+                ),
                 Kind::Index => format!("DROP INDEX {}", quote_name(&name)),
             };
             self.execute(&sql, &[])?;
@@ -188,7 +248,21 @@ impl SchemaEditor {
             Kind::Unique => "u",
             Kind::Index => "i",
         };
-        let rows = self.db.query(sql, &[Value::Text(table.into()), Value::Text(column.into()), Value::Text(code.into())])?;
-        Ok(rows.rows.into_iter().filter_map(|r| match r.into_iter().next() { Some(Value::Text(t)) => Some(t), _ => None }).collect())
+        let rows = self.db.query(
+            sql,
+            &[
+                Value::Text(table.into()),
+                Value::Text(column.into()),
+                Value::Text(code.into()),
+            ],
+        )?;
+        Ok(rows
+            .rows
+            .into_iter()
+            .filter_map(|r| match r.into_iter().next() {
+                Some(Value::Text(t)) => Some(t),
+                _ => None,
+            })
+            .collect())
     }
 }

@@ -29,7 +29,10 @@ impl SchemaEditor {
         let insert = format!(
             "INSERT INTO {} ({}) SELECT {} FROM {}",
             quote_name(&temp),
-            cols.iter().map(|c| quote_name(c)).collect::<Vec<_>>().join(", "),
+            cols.iter()
+                .map(|c| quote_name(c))
+                .collect::<Vec<_>>()
+                .join(", "),
             exprs.join(", "),
             quote_name(&table)
         );
