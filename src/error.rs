@@ -55,15 +55,27 @@ pub enum Error {
         note: Option<String>,
     },
 
-    /// Anything else the user can act on (bad command-line combination, unknown app).
+    /// Anything else the user can act on (unknown app, a lock that was not released).
     #[error("{0}")]
     Usage(String),
+
+    /// Flags that do not go together; exits with status 2 like clap's own usage errors.
+    #[error("{0}")]
+    CommandLine(String),
 }
 
 /// The crate-wide result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The process exit status for this error: 2 for command-line misuse, else 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::CommandLine(_) => 2,
+            _ => 1,
+        }
+    }
+
     /// A database error with what was being done when it happened.
     pub fn db(context: impl Into<String>, message: impl std::fmt::Display) -> Self {
         Error::Database {

@@ -12,7 +12,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             luamig::report::print_error(&e);
-            1
+            e.exit_code()
         }
     };
     std::process::exit(code);

@@ -34,7 +34,8 @@ pub fn print_error(err: &Error) {
         eprintln!("{l}");
     }
     let tb = traceback_of(err);
-    if !tb.is_empty() {
+    // One frame repeats the message's own location; a traceback helps from two on.
+    if tb.len() > 1 {
         eprintln!("  traceback:");
         for l in tb {
             eprintln!("    {l}");

@@ -16,8 +16,15 @@ fn migrate_forwards_backwards_and_forwards_again() {
         ),
     );
     let run = p.luamig(&["migrate"]).ok();
-    assert!(run.stdout.contains("  Applying orders.0001_initial... OK"), "{}", run.stdout);
-    assert_eq!(p.columns("orders_order"), vec!["id INTEGER 1 1", "title varchar(20) 1 0"]);
+    assert!(
+        run.stdout.contains("  Applying orders.0001_initial... OK"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        p.columns("orders_order"),
+        vec!["id INTEGER 1 1", "title varchar(20) 1 0"]
+    );
     p.luamig(&["migrate", "orders", "zero"]).ok();
     assert_eq!(p.tables(), vec!["luamig_migrations"]);
     p.luamig(&["migrate"]).ok();

@@ -82,7 +82,8 @@ end
 
 --- The caller's location, `level` frames above the function that calls `where`.
 function M.where(level)
-  local loc = core.where(level + 1) -- not a tail call: that would drop this frame
+  -- Stack levels from core.where: 0 is core.where, 1 this function, 2 its caller.
+  local loc = core.where(level + 2) -- not a tail call: that would drop this frame
   return loc
 end
 

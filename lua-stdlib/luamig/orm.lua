@@ -77,7 +77,7 @@ function orm.new(core, apps)
   -- Values in filters: instances stand for their key.
   local function plain(v)
     if is_instance(v) then return v.pk end
-    if type(v) == "table" and getmetatable(v) == nil then
+    if type(v) == "table" and getmetatable(v) == nil and #v > 0 then
       local out = {}
       for i, x in ipairs(v) do out[i] = plain(x) end
       return out

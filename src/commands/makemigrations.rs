@@ -24,7 +24,7 @@ pub fn run(
         ));
     };
     if !empty {
-        return Err(Error::Usage(
+        return Err(Error::CommandLine(
             "luamig does not detect model changes: use `makemigrations APP --empty` and write the operations by hand".into(),
         ));
     }

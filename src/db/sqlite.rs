@@ -70,6 +70,11 @@ impl Connection for SqliteConnection {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, String> {
+        // Several statements in one string (RunSQL scripts) run as a batch.
+        if params.is_empty() && sql.trim_end().trim_end_matches(';').contains(';') {
+            self.conn.execute_batch(sql).map_err(|e| e.to_string())?;
+            return Ok(self.conn.changes());
+        }
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| e.to_string())?;
         let params: Vec<Param> = params.iter().map(Param).collect();
         let n = stmt

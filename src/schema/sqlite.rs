@@ -43,34 +43,42 @@ impl SchemaEditor {
             self.execute(&sql, &[])?;
         }
         for sql in extra_indexes {
-            // An index on a column that no longer exists goes with the column.
-            if !self.collecting() && self.db.execute(&sql, &[]).is_err() {
-                continue;
-            }
+            self.execute(&sql, &[])?;
         }
         Ok(())
     }
 
-    /// CREATE INDEX statements of indexes on `table` that the model state would not recreate.
+    /// CREATE INDEX statements of indexes on `table` that the model state would not recreate
+    /// (made by RunSQL, say), kept only while every column they index is still there and no
+    /// index of the model covers the same columns.
     fn indexes_outside_model(&mut self, model: &ModelState, table: &str) -> Result<Vec<String>> {
         if self.collecting() {
             return Ok(Vec::new());
         }
         let known: Vec<String> = self.model_index_sql(model, table);
+        let columns: Vec<String> = model.concrete_fields().filter_map(|(n, f)| f.column(n)).collect();
         let rows = self.db.query(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
             &[Value::Text(table.to_string())],
         )?;
-        Ok(rows
-            .rows
-            .into_iter()
-            .filter_map(|r| match (r.first(), r.get(1)) {
-                (Some(Value::Text(name)), Some(Value::Text(sql))) => {
-                    let quoted = quote_name(name);
-                    (!known.iter().any(|k| k.contains(&quoted))).then(|| sql.clone())
-                }
+        let mut keep = Vec::new();
+        for r in rows.rows {
+            let (Some(Value::Text(name)), Some(Value::Text(sql))) = (r.first(), r.get(1)) else { continue };
+            if known.iter().any(|k| k.contains(&quote_name(name))) {
+                continue;
+            }
+            let info = self.db.query("SELECT name FROM pragma_index_info(%s)", &[Value::Text(name.clone())])?;
+            let indexed: Vec<String> = info.rows.into_iter().filter_map(|r| match r.into_iter().next() {
+                Some(Value::Text(c)) => Some(c),
                 _ => None,
-            })
-            .collect())
+            }).collect();
+            let all_present = !indexed.is_empty() && indexed.iter().all(|c| columns.contains(c));
+            let cols_sql = super::editor::quoted_list(&indexed);
+            let covered = known.iter().any(|k| k.ends_with(&format!("({cols_sql})")));
+            if all_present && !covered {
+                keep.push(sql.clone());
+            }
+        }
+        Ok(keep)
     }
 }

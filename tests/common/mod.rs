@@ -20,15 +20,31 @@ pub struct Run {
 impl Run {
     /// Panics with the whole output unless the run succeeded.
     pub fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "luamig failed\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "luamig failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     /// Panics unless the run failed with status 1 and one `error:` line on stderr.
     pub fn fails(self) -> Run {
-        assert_eq!(self.code, 1, "expected exit 1\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        assert!(self.stderr.starts_with("error: "), "stderr must start with 'error: ':\n{}", self.stderr);
-        assert!(!self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"), "{}", self.stderr);
+        assert_eq!(
+            self.code, 1,
+            "expected exit 1\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.starts_with("error: "),
+            "stderr must start with 'error: ':\n{}",
+            self.stderr
+        );
+        assert!(
+            !self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"),
+            "{}",
+            self.stderr
+        );
         self
     }
 
@@ -47,7 +63,9 @@ impl Default for Project {
 impl Project {
     /// An empty project folder.
     pub fn new() -> Self {
-        Project { dir: tempfile::tempdir().expect("temp dir") }
+        Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     /// The project folder.
@@ -102,7 +120,9 @@ impl Project {
                             rusqlite::types::ValueRef::Null => "NULL".to_string(),
                             rusqlite::types::ValueRef::Integer(v) => v.to_string(),
                             rusqlite::types::ValueRef::Real(v) => v.to_string(),
-                            rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                            rusqlite::types::ValueRef::Text(t) => {
+                                String::from_utf8_lossy(t).into_owned()
+                            }
                             rusqlite::types::ValueRef::Blob(b) => format!("{b:?}"),
                         })
                     })
@@ -122,18 +142,22 @@ impl Project {
 
     /// `name type notnull pk` of each column of a table.
     pub fn columns(&self, table: &str) -> Vec<String> {
-        self.query(&format!("SELECT name, type, \"notnull\", pk FROM pragma_table_info('{table}') ORDER BY cid"))
-            .into_iter()
-            .map(|r| r.join(" "))
-            .collect()
+        self.query(&format!(
+            "SELECT name, type, \"notnull\", pk FROM pragma_table_info('{table}') ORDER BY cid"
+        ))
+        .into_iter()
+        .map(|r| r.join(" "))
+        .collect()
     }
 
     /// Names of indexes on a table, sorted (SQLite's automatic ones included).
     pub fn indexes(&self, table: &str) -> Vec<String> {
-        self.query(&format!("SELECT name FROM pragma_index_list('{table}') ORDER BY name"))
-            .into_iter()
-            .map(|r| r[0].clone())
-            .collect()
+        self.query(&format!(
+            "SELECT name FROM pragma_index_list('{table}') ORDER BY name"
+        ))
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
     }
 
     /// The whole database file's bytes (to prove it unchanged).
@@ -149,7 +173,10 @@ impl Project {
     /// Runs `luamig args...` with extra environment variables (e.g. `DATABASE_URL`).
     pub fn luamig_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_luamig"));
-        cmd.args(args).current_dir(self.dir.path()).env_remove("DATABASE_URL").env("RUST_BACKTRACE", "0");
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("DATABASE_URL")
+            .env("RUST_BACKTRACE", "0");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -169,29 +196,37 @@ impl Project {
     /// Like [`Project::exec`], returning the database's error instead of panicking.
     pub fn try_exec(&self, sql: &str) -> Result<(), String> {
         let conn = rusqlite::Connection::open(self.db_path()).map_err(|e| e.to_string())?;
-        conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(|e| e.to_string())?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(|e| e.to_string())?;
         conn.execute_batch(sql).map_err(|e| e.to_string())
     }
 
     /// `name unique col1,col2` of each index of a table (SQLite's automatic ones included), sorted.
     pub fn index_details(&self, table: &str) -> Vec<String> {
-        self.query(&format!("SELECT name, \"unique\" FROM pragma_index_list('{table}') ORDER BY name"))
-            .into_iter()
-            .map(|r| {
-                let cols: Vec<String> = self
-                    .query(&format!("SELECT name FROM pragma_index_info('{}') ORDER BY seqno", r[0]))
-                    .into_iter()
-                    .map(|c| c[0].clone())
-                    .collect();
-                format!("{} {} {}", r[0], r[1], cols.join(","))
-            })
-            .collect()
+        self.query(&format!(
+            "SELECT name, \"unique\" FROM pragma_index_list('{table}') ORDER BY name"
+        ))
+        .into_iter()
+        .map(|r| {
+            let cols: Vec<String> = self
+                .query(&format!(
+                    "SELECT name FROM pragma_index_info('{}') ORDER BY seqno",
+                    r[0]
+                ))
+                .into_iter()
+                .map(|c| c[0].clone())
+                .collect();
+            format!("{} {} {}", r[0], r[1], cols.join(","))
+        })
+        .collect()
     }
 
     /// `from_column -> table.column` of each foreign key of a table, sorted.
     pub fn foreign_keys(&self, table: &str) -> Vec<String> {
         let mut fks: Vec<String> = self
-            .query(&format!("SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list('{table}')"))
+            .query(&format!(
+                "SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list('{table}')"
+            ))
             .into_iter()
             .map(|r| format!("{} -> {}.{}", r[0], r[1], r[2]))
             .collect();
@@ -201,11 +236,13 @@ impl Project {
 
     /// The CREATE statement SQLite keeps for a table or index.
     pub fn schema_sql(&self, name: &str) -> String {
-        self.query(&format!("SELECT sql FROM sqlite_master WHERE name = '{name}'"))
-            .into_iter()
-            .next()
-            .map(|r| r[0].clone())
-            .unwrap_or_default()
+        self.query(&format!(
+            "SELECT sql FROM sqlite_master WHERE name = '{name}'"
+        ))
+        .into_iter()
+        .next()
+        .map(|r| r[0].clone())
+        .unwrap_or_default()
     }
 
     /// Rows of `luamig_migrations` as `app.name`, in id order.
@@ -221,14 +258,21 @@ impl Project {
 
     /// A single value of a query, as text.
     pub fn scalar(&self, sql: &str) -> String {
-        self.query(sql).into_iter().next().and_then(|r| r.into_iter().next()).unwrap_or_default()
+        self.query(sql)
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .unwrap_or_default()
     }
 }
 
 /// A migration file's source: `HEAD`, then a Migration with these dependencies and operations
 /// (Lua source of the operation list's items).
 pub fn mig(deps: &[(&str, &str)], ops: &str) -> String {
-    let deps: Vec<String> = deps.iter().map(|(a, n)| format!("{{\"{a}\", \"{n}\"}}")).collect();
+    let deps: Vec<String> = deps
+        .iter()
+        .map(|(a, n)| format!("{{\"{a}\", \"{n}\"}}"))
+        .collect();
     format!(
         "{HEAD}return migrations.Migration {{\n  dependencies = {{ {} }},\n  operations = {{\n{ops}\n  }},\n}}\n",
         deps.join(", ")
