@@ -182,7 +182,7 @@ fn unknown_key_in_migration_names_key_and_file() {
     let run = p.luamig(&["migrate"]).fails();
     assert!(run.stderr.contains("operatoins"), "{}", run.stderr);
     assert!(
-        run.error_line().contains("migrations/shop/0002_typo.lua:3"),
+        run.error_line().contains("migrations/shop/0002_typo.lua:5"),
         "{}",
         run.stderr
     );
@@ -538,7 +538,7 @@ fn failing_operation_in_non_atomic_migration_reports_what_stayed() {
     assert!(run.stderr.contains("shop.0002_loose"), "{}", run.stderr);
     assert!(run.stderr.contains("stayed applied"), "{}", run.stderr);
     assert!(
-        run.stderr.contains("migrations/shop/0002_loose.lua:9"),
+        run.stderr.contains("migrations/shop/0002_loose.lua:8"),
         "{}",
         run.stderr
     );

@@ -1118,8 +1118,10 @@ fn remove_field_plain_and_foreign_key_and_backwards() {
         s(&[
             "id integer 1 1",
             "name varchar(20) 1 0",
-            "cnt integer 0 0",
-            "owner_id integer 1 0"
+            // Unapplied last to first: owner comes back with a rebuild, then cnt is
+            // appended by ALTER TABLE ADD COLUMN (Django's order too).
+            "owner_id integer 1 0",
+            "cnt integer 0 0"
         ])
     );
     assert_eq!(

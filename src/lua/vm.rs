@@ -103,7 +103,7 @@ impl LuaVm {
             .set_name(format!("@{shown}"))
             .set_mode(mlua::chunk::ChunkMode::Text)
             .eval()
-            .map_err(lua_error)
+            .map_err(|e| locate(lua_error(e), bytes, &shown))
     }
 
     /// `require(name)` from Rust.
@@ -111,6 +111,37 @@ impl LuaVm {
         let require: mlua::Function = self.lua.globals().get("require").map_err(lua_error)?;
         require.call(name).map_err(lua_error)
     }
+}
+
+/// `return migrations.Migration { ... }` is a tail call, so Lua forgets the file's frame and
+/// a constructor error arrives without a location: find the line in the source (the line
+/// of the unknown or bad key, else of the `Migration` call) and name it.
+fn locate(err: Error, source: &[u8], shown: &str) -> Error {
+    let Error::Lua { message, traceback } = err else { return err };
+    if message.starts_with(shown) || message.contains(".lua:") {
+        return Error::Lua { message, traceback };
+    }
+    let text = String::from_utf8_lossy(source);
+    let key = message
+        .split('\'')
+        .nth(1)
+        .filter(|_| message.contains(" key '") || message.contains("': "))
+        .unwrap_or("");
+    let is_key_line = |l: &str| {
+        !key.is_empty()
+            && l.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == key)
+            && l.contains('=')
+    };
+    let line = text
+        .lines()
+        .position(is_key_line)
+        .or_else(|| text.lines().position(|l| l.contains("Migration")))
+        .map(|i| i + 1);
+    let message = match line {
+        Some(n) => format!("{shown}:{n}: {message}"),
+        None => format!("{shown}: {message}"),
+    };
+    Error::Lua { message, traceback }
 }
 
 fn install_searchers(lua: &Lua, project_dir: &Path, display_base: &Path) -> mlua::Result<()> {

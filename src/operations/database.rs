@@ -181,7 +181,8 @@ fn run(
                 let field = new.field(name).ok_or_else(|| {
                     Error::state(&op.location, format!("field {name} is missing"))
                 })?;
-                cx.editor.add_field(to, old, new, name, field)
+                cx.editor
+                    .add_field(to, old, new, name, &with_operation_default(op, field))
             } else {
                 let field = old.field(name).ok_or_else(|| {
                     Error::state(&op.location, format!("field {name} is missing"))
@@ -197,6 +198,15 @@ fn run(
                 model(to, app, model_name, op)?,
             );
             match (old.field(name), new.field(name)) {
+                (Some(a), Some(b)) if !back => cx.editor.alter_field(
+                    to,
+                    old,
+                    new,
+                    name,
+                    a,
+                    name,
+                    &with_operation_default(op, b),
+                ),
                 (Some(a), Some(b)) => cx.editor.alter_field(to, old, new, name, a, name, b),
                 _ => Ok(()),
             }
@@ -262,6 +272,24 @@ fn run(
     }
 }
 
+/// The field as the operation declared it, default included (`preserve_default = false`
+/// removes it only from the state).
+fn with_operation_default(op: &Operation, field: &crate::fields::Field) -> crate::fields::Field {
+    let mut f = field.clone();
+    if let OperationKind::AddField {
+        field: declared, ..
+    }
+    | OperationKind::AlterField {
+        field: declared, ..
+    } = &op.kind
+    {
+        if f.default.is_none() {
+            f.default = declared.default.clone();
+        }
+    }
+    f
+}
+
 fn separate_database_and_state(
     cx: &mut OperationContext,
     ops: &[Operation],
@@ -325,7 +353,7 @@ fn constraint_change(
                 .filter_map(|(n, f)| f.column(n))
                 .map(|c| (c.clone(), crate::db::quote_name(&c)))
                 .collect();
-            cx.editor.remake_table(to, new, copy, Vec::new())
+            cx.editor.remake_table(to, old, new, copy, Vec::new())
         }
     }
 }

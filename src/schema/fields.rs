@@ -142,7 +142,7 @@ impl SchemaEditor {
             }
             Vendor::Sqlite => {
                 let copy = same_columns(new_model);
-                self.remake_table(state, new_model, copy, Vec::new())
+                self.remake_table(state, old_model, new_model, copy, Vec::new())
             }
             Vendor::Postgres => {
                 let sql = format!(
@@ -252,7 +252,7 @@ impl SchemaEditor {
             params.push(column_value(field.kind, &v, self.vendor));
             copy.push((column, "%s".to_string()));
         }
-        self.remake_table(state, new_model, copy, params)
+        self.remake_table(state, old_model, new_model, copy, params)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -291,7 +291,7 @@ impl SchemaEditor {
             }
             _ => copy.push((new_col, quote_name(&old_col))),
         }
-        self.remake_table(state, new_model, copy, params)
+        self.remake_table(state, old_model, new_model, copy, params)
     }
 
     /// A column definition with the name left out, to tell a pure rename from a change.

@@ -11,11 +11,12 @@ use crate::value::Value;
 use super::SchemaEditor;
 
 impl SchemaEditor {
-    /// Rebuilds `new_model`'s table. `copy` lists `(new column, SELECT expression over the
-    /// old table)`; `params` are the expression's `%s` values in order.
+    /// Rebuilds `new_model`'s table (which was `old_model`). `copy` lists `(new column,
+    /// SELECT expression over the old table)`; `params` are the expression's `%s` values.
     pub fn remake_table(
         &mut self,
         state: &ProjectState,
+        old_model: &ModelState,
         new_model: &ModelState,
         copy: Vec<(String, String)>,
         params: Vec<Value>,
@@ -23,7 +24,7 @@ impl SchemaEditor {
         self.flush_deferred()?;
         let table = new_model.db_table();
         let temp = format!("new__{table}");
-        let extra_indexes = self.indexes_outside_model(new_model, &table)?;
+        let extra_indexes = self.indexes_outside_model(old_model, new_model, &table)?;
         self.create_table(state, new_model, &temp)?;
         let (cols, exprs): (Vec<String>, Vec<String>) = copy.into_iter().unzip();
         let insert = format!(
@@ -51,27 +52,46 @@ impl SchemaEditor {
     /// CREATE INDEX statements of indexes on `table` that the model state would not recreate
     /// (made by RunSQL, say), kept only while every column they index is still there and no
     /// index of the model covers the same columns.
-    fn indexes_outside_model(&mut self, model: &ModelState, table: &str) -> Result<Vec<String>> {
+    fn indexes_outside_model(
+        &mut self,
+        old_model: &ModelState,
+        model: &ModelState,
+        table: &str,
+    ) -> Result<Vec<String>> {
         if self.collecting() {
             return Ok(Vec::new());
         }
-        let known: Vec<String> = self.model_index_sql(model, table);
-        let columns: Vec<String> = model.concrete_fields().filter_map(|(n, f)| f.column(n)).collect();
+        // Indexes either state describes are luamig's own: the new state decides about them.
+        let mut known: Vec<String> = self.model_index_sql(model, table);
+        known.extend(self.model_index_sql(old_model, table));
+        let columns: Vec<String> = model
+            .concrete_fields()
+            .filter_map(|(n, f)| f.column(n))
+            .collect();
         let rows = self.db.query(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
             &[Value::Text(table.to_string())],
         )?;
         let mut keep = Vec::new();
         for r in rows.rows {
-            let (Some(Value::Text(name)), Some(Value::Text(sql))) = (r.first(), r.get(1)) else { continue };
+            let (Some(Value::Text(name)), Some(Value::Text(sql))) = (r.first(), r.get(1)) else {
+                continue;
+            };
             if known.iter().any(|k| k.contains(&quote_name(name))) {
                 continue;
             }
-            let info = self.db.query("SELECT name FROM pragma_index_info(%s)", &[Value::Text(name.clone())])?;
-            let indexed: Vec<String> = info.rows.into_iter().filter_map(|r| match r.into_iter().next() {
-                Some(Value::Text(c)) => Some(c),
-                _ => None,
-            }).collect();
+            let info = self.db.query(
+                "SELECT name FROM pragma_index_info(%s)",
+                &[Value::Text(name.clone())],
+            )?;
+            let indexed: Vec<String> = info
+                .rows
+                .into_iter()
+                .filter_map(|r| match r.into_iter().next() {
+                    Some(Value::Text(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
             let all_present = !indexed.is_empty() && indexed.iter().all(|c| columns.contains(c));
             let cols_sql = super::editor::quoted_list(&indexed);
             let covered = known.iter().any(|k| k.ends_with(&format!("({cols_sql})")));
