@@ -89,14 +89,13 @@ impl<'p> Executor<'p> {
                     "migration {key} is applied but its file is gone (restore the file, or unapply it with a copy of the file)"
                 )),
                 Some(m) => {
-                    if let Some(sum) = &row.checksum {
-                        if sum != &m.checksum {
+                    if let Some(sum) = &row.checksum
+                        && sum != &m.checksum {
                             problems.push(format!(
                                 "migration {key} was changed after it was applied ({}): restore the applied version, or put the change in a new migration",
                                 m.display_path()
                             ));
                         }
-                    }
                 }
             }
         }
@@ -334,8 +333,7 @@ impl<'p> Executor<'p> {
         } else {
             (0..steps.len()).collect()
         };
-        let mut done = 0;
-        for i in order {
+        for (done, i) in order.into_iter().enumerate() {
             let (op, before, after) = &steps[i];
             let mut cx = OperationContext {
                 app: &m.key.app,
@@ -347,7 +345,6 @@ impl<'p> Executor<'p> {
             if let Err(cause) = outcome {
                 return Err(self.operation_failure(m, i, op, cause, done, backwards));
             }
-            done += 1;
         }
         editor.flush_deferred().map_err(|e| Error::Migration {
             migration: m.key.to_string(),

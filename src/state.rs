@@ -177,53 +177,6 @@ impl ProjectState {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn order() -> ModelState {
-        let mut m = ModelState {
-            app: "orders".into(),
-            name: "Order".into(),
-            fields: vec![("title".into(), Field::new(FieldKind::TextField))],
-            options: ModelOptions::default(),
-        };
-        m.ensure_primary_key();
-        m
-    }
-
-    #[test]
-    fn implicit_primary_key_and_django_table_name() {
-        let m = order();
-        assert_eq!(m.field_names(), vec!["id", "title"]);
-        assert_eq!(m.primary_key().map(|(n, _)| n), Some("id"));
-        assert_eq!(m.db_table(), "orders_order");
-    }
-
-    #[test]
-    fn lookups_are_case_insensitive() {
-        let mut s = ProjectState::new();
-        s.insert(order());
-        assert!(s.model("orders", "order").is_some());
-        assert!(s.model("orders", "ORDER").is_some());
-        assert!(s.model("pages", "Order").is_none());
-    }
-
-    #[test]
-    fn cloned_state_is_independent_of_changes() {
-        let mut before = ProjectState::new();
-        before.insert(order());
-        let mut after = before.clone();
-        let key = ModelKey::new("orders", "Order");
-        if let Some(m) = after.model_mut(&key) {
-            m.fields
-                .push(("slug".into(), Field::new(FieldKind::SlugField)));
-        }
-        assert_eq!(before.get(&key).map(|m| m.fields.len()), Some(2));
-        assert_eq!(after.get(&key).map(|m| m.fields.len()), Some(3));
-    }
-}
-
 /// The model Django auto-creates for a many-to-many field without `through`: table
 /// `<model table>_<field>`, with `id` and one foreign key to each side (`from_`/`to_`
 /// prefixes when a model relates to itself), unique together.
@@ -279,4 +232,51 @@ pub fn auto_through_model(
     };
     through.ensure_primary_key();
     Some(through)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order() -> ModelState {
+        let mut m = ModelState {
+            app: "orders".into(),
+            name: "Order".into(),
+            fields: vec![("title".into(), Field::new(FieldKind::TextField))],
+            options: ModelOptions::default(),
+        };
+        m.ensure_primary_key();
+        m
+    }
+
+    #[test]
+    fn implicit_primary_key_and_django_table_name() {
+        let m = order();
+        assert_eq!(m.field_names(), vec!["id", "title"]);
+        assert_eq!(m.primary_key().map(|(n, _)| n), Some("id"));
+        assert_eq!(m.db_table(), "orders_order");
+    }
+
+    #[test]
+    fn lookups_are_case_insensitive() {
+        let mut s = ProjectState::new();
+        s.insert(order());
+        assert!(s.model("orders", "order").is_some());
+        assert!(s.model("orders", "ORDER").is_some());
+        assert!(s.model("pages", "Order").is_none());
+    }
+
+    #[test]
+    fn cloned_state_is_independent_of_changes() {
+        let mut before = ProjectState::new();
+        before.insert(order());
+        let mut after = before.clone();
+        let key = ModelKey::new("orders", "Order");
+        if let Some(m) = after.model_mut(&key) {
+            m.fields
+                .push(("slug".into(), Field::new(FieldKind::SlugField)));
+        }
+        assert_eq!(before.get(&key).map(|m| m.fields.len()), Some(2));
+        assert_eq!(after.get(&key).map(|m| m.fields.len()), Some(3));
+    }
 }

@@ -17,6 +17,9 @@ pub struct Args {
     pub lock_timeout: u64,
 }
 
+/// What `migration_plan` is asked for: per app, a migration to reach, or None for zero.
+type Targets = Vec<(String, Option<NodeKey>)>;
+
 pub fn run(project: &Project, alias: &str, args: Args) -> Result<i32> {
     let read_only = args.plan || args.check;
     let db = super::open(project, alias, !read_only)?;
@@ -71,11 +74,7 @@ pub fn run(project: &Project, alias: &str, args: Args) -> Result<i32> {
     Ok(0)
 }
 
-fn targets(
-    project: &Project,
-    ex: &Executor,
-    args: &Args,
-) -> Result<(Vec<(String, Option<NodeKey>)>, String)> {
+fn targets(project: &Project, ex: &Executor, args: &Args) -> Result<(Targets, String)> {
     let Some(app) = &args.app else {
         let t = project
             .apps

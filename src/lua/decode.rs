@@ -453,10 +453,9 @@ fn together(t: &Table, key: &str, loc: &str) -> Result<Vec<Vec<String>>> {
                 .clone()
                 .sequence_values::<String>()
                 .collect::<mlua::Result<Vec<_>>>()
+                && !flat.is_empty()
             {
-                if !flat.is_empty() {
-                    return Ok(vec![flat]);
-                }
+                return Ok(vec![flat]);
             }
             list.sequence_values::<Vec<String>>()
                 .collect::<mlua::Result<Vec<_>>>()

@@ -117,7 +117,9 @@ impl LuaVm {
 /// a constructor error arrives without a location: find the line in the source (the line
 /// of the unknown or bad key, else of the `Migration` call) and name it.
 fn locate(err: Error, source: &[u8], shown: &str) -> Error {
-    let Error::Lua { message, traceback } = err else { return err };
+    let Error::Lua { message, traceback } = err else {
+        return err;
+    };
     if message.starts_with(shown) || message.contains(".lua:") {
         return Error::Lua { message, traceback };
     }
@@ -129,7 +131,8 @@ fn locate(err: Error, source: &[u8], shown: &str) -> Error {
         .unwrap_or("");
     let is_key_line = |l: &str| {
         !key.is_empty()
-            && l.split(|c: char| !(c.is_alphanumeric() || c == '_')).any(|w| w == key)
+            && l.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .any(|w| w == key)
             && l.contains('=')
     };
     let line = text

@@ -282,10 +282,9 @@ fn with_operation_default(op: &Operation, field: &crate::fields::Field) -> crate
     | OperationKind::AlterField {
         field: declared, ..
     } = &op.kind
+        && f.default.is_none()
     {
-        if f.default.is_none() {
-            f.default = declared.default.clone();
-        }
+        f.default = declared.default.clone();
     }
     f
 }
@@ -392,10 +391,10 @@ fn rename_model(
             ) else {
                 continue;
             };
-            if let (Some((a, fa)), Some((b, fb))) = (before.fields.get(2), after.fields.get(2)) {
-                if let (Some(ca), Some(cb)) = (fa.column(a), fb.column(b)) {
-                    cx.editor.rename_column(&after.db_table(), &ca, &cb)?;
-                }
+            if let (Some((a, fa)), Some((b, fb))) = (before.fields.get(2), after.fields.get(2))
+                && let (Some(ca), Some(cb)) = (fa.column(a), fb.column(b))
+            {
+                cx.editor.rename_column(&after.db_table(), &ca, &cb)?;
             }
         }
     }
@@ -418,10 +417,10 @@ fn rename_m2m_tables(cx: &mut OperationContext, old: &ModelState, new: &ModelSta
             continue;
         };
         cx.editor.alter_db_table(&a.db_table(), &b.db_table())?;
-        if let (Some((an, af)), Some((bn, bf))) = (a.fields.get(1), b.fields.get(1)) {
-            if let (Some(ca), Some(cb)) = (af.column(an), bf.column(bn)) {
-                cx.editor.rename_column(&b.db_table(), &ca, &cb)?;
-            }
+        if let (Some((an, af)), Some((bn, bf))) = (a.fields.get(1), b.fields.get(1))
+            && let (Some(ca), Some(cb)) = (af.column(an), bf.column(bn))
+        {
+            cx.editor.rename_column(&b.db_table(), &ca, &cb)?;
         }
     }
     Ok(())

@@ -539,10 +539,10 @@ fn row_values(
             params.push(now_for(f.field.kind));
             continue;
         }
-        if v.is_nil() {
-            if let Some(FieldDefault::Lua(func)) = &f.field.default {
-                v = func.call::<LuaValue>(())?;
-            }
+        if v.is_nil()
+            && let Some(FieldDefault::Lua(func)) = &f.field.default
+        {
+            v = func.call::<LuaValue>(())?;
         }
         let field = if f.field.kind.is_foreign_key() {
             &key_field_of(f)

@@ -78,10 +78,10 @@ pub fn target_field<'a>(
 
 /// The column type of a field in a model of `state` (foreign keys take their target's).
 pub fn db_type(state: &ProjectState, field: &Field, vendor: Vendor) -> String {
-    if field.kind.is_foreign_key() {
-        if let Some((_, _, target)) = target_field(state, field) {
-            return rel_type(target, vendor);
-        }
+    if field.kind.is_foreign_key()
+        && let Some((_, _, target)) = target_field(state, field)
+    {
+        return rel_type(target, vendor);
     }
     own_type(field.kind, field, vendor)
 }

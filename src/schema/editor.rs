@@ -199,12 +199,11 @@ impl SchemaEditor {
         self.create_table(state, model, &table)?;
         self.defer_model_indexes(model, &table);
         for (name, field) in &model.fields {
-            if field.kind == FieldKind::ManyToManyField {
-                if let Some(through) =
+            if field.kind == FieldKind::ManyToManyField
+                && let Some(through) =
                     auto_through_model(model, name, field, self.max_name_length())
-                {
-                    self.create_model(state, &through)?;
-                }
+            {
+                self.create_model(state, &through)?;
             }
         }
         Ok(())
@@ -392,12 +391,11 @@ impl SchemaEditor {
     /// DROP TABLE for a model and its auto-created many-to-many tables.
     pub fn delete_model(&mut self, model: &ModelState) -> Result<()> {
         for (name, field) in &model.fields {
-            if field.kind == FieldKind::ManyToManyField {
-                if let Some(through) =
+            if field.kind == FieldKind::ManyToManyField
+                && let Some(through) =
                     auto_through_model(model, name, field, self.max_name_length())
-                {
-                    self.drop_table(&through.db_table())?;
-                }
+            {
+                self.drop_table(&through.db_table())?;
             }
         }
         self.drop_table(&model.db_table())
@@ -510,16 +508,16 @@ impl SchemaEditor {
     /// constraints need a table rebuild, which the caller does.
     pub fn add_constraint_sql(&self, model: &ModelState, c: &Constraint) -> Option<String> {
         let table = model.db_table();
-        if let Some(sql) = self.constraint_index_sql(model, &table, c) {
-            if matches!(
+        if let Some(sql) = self.constraint_index_sql(model, &table, c)
+            && matches!(
                 c,
                 Constraint::Unique {
                     condition: Some(_),
                     ..
                 }
-            ) {
-                return Some(sql);
-            }
+            )
+        {
+            return Some(sql);
         }
         if self.vendor == Vendor::Sqlite {
             return None;

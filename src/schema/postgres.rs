@@ -134,24 +134,23 @@ impl SchemaEditor {
             let name = index_name(&table, &[&new_col], "", self.max_name_length());
             self.execute(&create_index_sql(&name, &table, &c, None, false), &[])?;
         }
-        if new_like && (!old_like || old_type != new_type) {
-            if let Some(sql) = self.like_index_sql(&table, &new_col, new) {
-                self.execute(&sql, &[])?;
-            }
+        if new_like
+            && (!old_like || old_type != new_type)
+            && let Some(sql) = self.like_index_sql(&table, &new_col, new)
+        {
+            self.execute(&sql, &[])?;
         }
         let fk_comes = new.kind.is_foreign_key()
             && new.relation.as_ref().is_some_and(|r| r.db_constraint)
             && (fk_goes
                 || !old.kind.is_foreign_key()
                 || old.relation.as_ref().is_some_and(|r| !r.db_constraint));
-        if fk_comes {
-            if let Some((to_model, to_name, to_field)) = target_field(state, new) {
-                let to_col = to_field
-                    .column(to_name)
-                    .unwrap_or_else(|| to_name.to_string());
-                let sql = self.create_fk_sql(&table, &new_col, &to_model.db_table(), &to_col);
-                self.execute(&sql, &[])?;
-            }
+        if fk_comes && let Some((to_model, to_name, to_field)) = target_field(state, new) {
+            let to_col = to_field
+                .column(to_name)
+                .unwrap_or_else(|| to_name.to_string());
+            let sql = self.create_fk_sql(&table, &new_col, &to_model.db_table(), &to_col);
+            self.execute(&sql, &[])?;
         }
         Ok(())
     }

@@ -229,11 +229,10 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        if let Some(name) = &self.pg_name {
-            if let Some(mut admin) = pg_client(&admin_url()) {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
+        if let Some(name) = &self.pg_name
+            && let Some(mut admin) = pg_client(&admin_url())
+        {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
 }
