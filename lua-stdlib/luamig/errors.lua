@@ -11,9 +11,13 @@ local ErrorMT = {
 }
 errors._ErrorMT = ErrorMT
 
---- A new error value; `level` 1 is the caller of `new`.
+--- A new error value; `level` 1 is the caller of `new`. Raised inside luamig's own
+--- modules, it names the nearest line of user code instead.
 function errors.new(kind, message, level)
   local where = core.where((level or 1) + 1)
+  if where == "" or where:sub(1, 10) == "<embedded>" or where:sub(1, 1) == "=" then
+    where = core.user_where()
+  end
   return setmetatable({ kind = kind, message = message, where = where }, ErrorMT)
 end
 

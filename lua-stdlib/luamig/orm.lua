@@ -49,7 +49,7 @@ function orm.new(core, apps)
       if not r[1] then
         if errors.is(r[2]) then error(r[2], 0) end
         local kind, msg = kind_of(first_line(r[2]))
-        errors.raise(kind, msg, 3)
+        error(errors.new(kind, msg, 2), 0)
       end
       return table.unpack(r, 2, r.n)
     end
@@ -74,9 +74,16 @@ function orm.new(core, apps)
     return type(mt) == "table" and mt.__luamig_model ~= nil
   end
 
-  -- Values in filters: instances stand for their key.
+  -- Values in filters: instances stand for their key; a queryset for its keys (or, from
+  -- values_list, its one column).
   local function plain(v)
     if is_instance(v) then return v.pk end
+    if getmetatable(v) == QuerySet then
+      if v._values and #v._values.names == 1 then
+        return v:values_list(v._values.names[1], { flat = true }):list()
+      end
+      return v:values_list("pk", { flat = true }):list()
+    end
     if type(v) == "table" and getmetatable(v) == nil and #v > 0 then
       local out = {}
       for i, x in ipairs(v) do out[i] = plain(x) end
@@ -187,17 +194,19 @@ function orm.new(core, apps)
 
   function QuerySet:count()
     if self._low or self._high then return #fetch(self:values_list("pk")) end
-    return C.count(self._model._meta.key, query(self), false)
+    local n = C.count(self._model._meta.key, query(self), false)
+    return n
   end
   function QuerySet:exists()
     if self._low or self._high then return self:count() > 0 end
-    return C.count(self._model._meta.key, query(self), true) > 0
+    local n = C.count(self._model._meta.key, query(self), true)
+    return n > 0
   end
 
   local function default_order(qs)
     if qs._order then return qs end
     local c = clone(qs)
-    c._order = (#qs._model._meta.ordering > 0) and nil or { "pk" }
+    if #qs._model._meta.ordering == 0 then c._order = { "pk" } end
     return c
   end
   function QuerySet:first()
@@ -265,10 +274,17 @@ function orm.new(core, apps)
   end
 
   function QuerySet:update(values)
-    return C.update(self._model._meta.key, query(self), values)
+    local plain_values = {}
+    for k, v in pairs(values) do
+      if type(k) ~= "string" then errors.raise("TypeError", "update takes field = value pairs", 2) end
+      plain_values[k] = plain(v)
+    end
+    local n = C.update(self._model._meta.key, query(self), plain_values)
+    return n
   end
   function QuerySet:delete()
-    return C.delete(self._model._meta.key, query(self))
+    local n = C.delete(self._model._meta.key, query(self))
+    return n
   end
 
   function QuerySet:bulk_create(list, opts)
@@ -305,9 +321,15 @@ function orm.new(core, apps)
       errors.raise("ValueError", "iterator(chunk_size) needs a positive integer", 2)
     end
     local qs = self
-    local keyset = qs._order == nil and #qs._model._meta.ordering == 0 and not qs._low and not qs._high
+    -- order_by() with no fields clears the ordering, the model's default included.
+    local unordered = (qs._order == nil and #qs._model._meta.ordering == 0)
+      or (qs._order ~= nil and #qs._order == 0)
+    local keyset = unordered and not qs._low and not qs._high
     local rows, i, after, offset, done = {}, 0, nil, 0, false
     local pk_i = qs._model._meta.index[qs._model._meta.pk]
+    -- With an ordering (or a slice, or values), the keys are read first, in order, and
+    -- the rows fetched by key in chunks: changes made inside the loop cannot shift pages.
+    local keys
     return function()
       i = i + 1
       if rows[i] == nil then
@@ -315,12 +337,22 @@ function orm.new(core, apps)
         if keyset and not qs._values then
           rows = fetch(qs, { after = after, chunk = chunk_size })
         else
-          local low = (qs._low or 0) + offset
-          local high = low + chunk_size
-          if qs._high and high > qs._high then high = qs._high end
-          if high <= low then return nil end
-          rows = fetch(qs, { low = low, high = high })
-          offset = offset + #rows
+          if keys == nil then keys = qs:values_list("pk", { flat = true }):list() end
+          local chunk = table.move(keys, offset + 1, math.min(offset + chunk_size, #keys), 1, {})
+          offset = offset + #chunk
+          if #chunk == 0 then return nil end
+          local by_key = {}
+          local base = clone(qs)
+          base._low, base._high, base._order = nil, nil, { "pk" }
+          base = base:filter { pk__in = chunk }
+          local fetched = fetch(base)
+          for n, key in ipairs(base:values_list("pk", { flat = true }):list()) do by_key[key] = fetched[n] end
+          rows = {}
+          for _, key in ipairs(chunk) do rows[#rows + 1] = by_key[key] end
+          if offset >= #keys then done = true end
+          i = 1
+          if rows[1] == nil then return nil end
+          return rows[i]
         end
         i = 1
         if #rows < chunk_size then done = true end
@@ -333,18 +365,27 @@ function orm.new(core, apps)
 
   -- `for obj in qs do`: each loop gets its own iterator, found again through the value
   -- it returned last.
+  -- `for obj in qs do`: Lua calls qs(nil, previous) each time, so each loop's iterator
+  -- is found again through the instance it returned last (nested loops over one queryset
+  -- work); plain values (values_list) find it on the queryset.
   local loops = setmetatable({}, { __mode = "k" })
   QuerySet.__call = function(qs, _, previous)
     local it
     if previous == nil then
       it = qs:iterator(2000)
-    else
+    elseif type(previous) == "table" then
       it = loops[previous]
       loops[previous] = nil
-      if it == nil then return nil end
+    else
+      it = rawget(qs, "__loop")
     end
+    if it == nil then return nil end
     local v = it()
-    if v ~= nil and type(v) == "table" then loops[v] = it end
+    if type(v) == "table" then
+      loops[v] = it
+    else
+      rawset(qs, "__loop", v ~= nil and it or nil)
+    end
     return v
   end
   QuerySet.__len = function(qs) return qs:count() end
@@ -544,12 +585,22 @@ function orm._m2m_manager(C, target, obj, link, new_qs)
     end
   end })
   function manager:all() return qs end
-  function manager:add(...) return C.link("add", link, id, ids({ ... })) end
-  function manager:remove(...) return C.link("remove", link, id, ids({ ... })) end
-  function manager:clear() return C.link("clear", link, id) end
+  function manager:add(...)
+    local n = C.link("add", link, id, ids({ ... }))
+    return n
+  end
+  function manager:remove(...)
+    local n = C.link("remove", link, id, ids({ ... }))
+    return n
+  end
+  function manager:clear()
+    local n = C.link("clear", link, id)
+    return n
+  end
   function manager:set(list)
     C.link("clear", link, id)
-    return C.link("add", link, id, ids(list))
+    local n = C.link("add", link, id, ids(list))
+    return n
   end
   local _ = new_qs
   return manager

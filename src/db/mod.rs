@@ -69,6 +69,18 @@ pub struct Database {
 #[must_use]
 pub struct AtomicLevel(u32);
 
+impl AtomicLevel {
+    /// The nesting depth this level opened at (0: the transaction itself).
+    pub fn depth(&self) -> u32 {
+        self.0
+    }
+
+    /// The level opened at `depth`, handed back by Lua code.
+    pub fn at(depth: u32) -> Self {
+        AtomicLevel(depth)
+    }
+}
+
 impl Database {
     /// Opens the database at `url` under `alias`. With `create` false, a SQLite file that
     /// does not exist is not created: an empty in-memory database stands in for it (so

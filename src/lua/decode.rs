@@ -75,7 +75,10 @@ impl Decoder {
                 });
             }
         };
-        let location: String = get(&t, "__where", &shown)?.unwrap_or(shown.clone());
+        // `return migrations.Migration{...}` is a tail call, which leaves no location.
+        let location: String = get::<String>(&t, "__where", &shown)?
+            .filter(|l| !l.is_empty())
+            .unwrap_or(shown.clone());
         let ctx = Ctx {
             app: &key.app,
             location: location.clone(),

@@ -1,11 +1,12 @@
-//! Rust-built `luamig.*` modules: `text` (Django's slugify), `uuid`, `transaction`.
+//! Rust-built `luamig.*` modules: `text` (Django's slugify), `uuid`, and `_tx` (the
+//! transaction primitives behind the Lua module `luamig.transaction`).
 
 use std::rc::Rc;
 
-use mlua::{Function, Lua, MultiValue, Value as LuaValue};
+use mlua::{Lua, Value as LuaValue};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::db::Database;
+use crate::db::{AtomicLevel, Database};
 
 /// The database RunLua code is running against, for `luamig.transaction`.
 pub struct CurrentDatabase(pub Rc<Database>);
@@ -49,7 +50,7 @@ pub fn slugify(value: &str, allow_unicode: bool) -> String {
     out.trim_matches(|c| c == '-' || c == '_').to_string()
 }
 
-/// Registers `luamig.text`, `luamig.uuid` and `luamig.transaction`.
+/// Registers `luamig.text`, `luamig.uuid` and `luamig._tx`.
 pub fn preload(lua: &Lua) -> mlua::Result<()> {
     let text = lua.create_function(|lua, ()| {
         let t = lua.create_table()?;
@@ -76,41 +77,47 @@ pub fn preload(lua: &Lua) -> mlua::Result<()> {
         Ok(t)
     })?;
     lua.preload_module("luamig.uuid", uuid)?;
-    let transaction = lua.create_function(|lua, ()| {
-        let t = lua.create_table()?;
-        t.set("atomic", lua.create_function(atomic)?)?;
-        Ok(t)
-    })?;
-    lua.preload_module("luamig.transaction", transaction)
+    lua.preload_module("luamig._tx", lua.create_function(tx_module)?)
 }
 
-/// `transaction.atomic(fn)`: a transaction, or a savepoint inside one; rolled back when fn
-/// raises, and the error raised again unchanged.
-fn atomic(lua: &Lua, f: Function) -> mlua::Result<MultiValue> {
-    let db = lua
-        .app_data_ref::<CurrentDatabase>()
-        .map(|d| d.0.clone())
-        .ok_or_else(|| {
-            mlua::Error::runtime("transaction.atomic can only be used while a migration runs")
-        })?;
-    let guard = db
-        .atomic_begin()
-        .map_err(|e| mlua::Error::runtime(e.to_string()))?;
-    let pcall: Function = lua.globals().get("pcall")?;
-    let mut results: MultiValue = pcall.call(f)?;
-    let ok = matches!(results.pop_front(), Some(LuaValue::Boolean(true)));
-    if ok {
-        db.atomic_commit(guard)
-            .map_err(|e| mlua::Error::runtime(e.to_string()))?;
-        Ok(results)
-    } else {
-        db.atomic_rollback(guard)
-            .map_err(|e| mlua::Error::runtime(e.to_string()))?;
-        let err = results.pop_front().unwrap_or(LuaValue::Nil);
-        let error: Function = lua.globals().get("error")?;
-        error.call::<()>((err, 0))?;
-        Ok(MultiValue::new())
-    }
+/// Transaction primitives behind `luamig.transaction` (written in Lua so an error value
+/// raised inside `atomic` comes out unchanged): `begin() -> level`, `commit(level)`,
+/// `rollback(level)`.
+fn tx_module(lua: &Lua, (): ()) -> mlua::Result<mlua::Table> {
+    let current = |lua: &Lua| {
+        lua.app_data_ref::<CurrentDatabase>()
+            .map(|d| d.0.clone())
+            .ok_or_else(|| {
+                mlua::Error::runtime("transaction.atomic can only be used while a migration runs")
+            })
+    };
+    let t = lua.create_table()?;
+    t.set(
+        "begin",
+        lua.create_function(move |lua, ()| {
+            let db = current(lua)?;
+            db.atomic_begin()
+                .map(|l| l.depth())
+                .map_err(|e| mlua::Error::runtime(e.to_string()))
+        })?,
+    )?;
+    t.set(
+        "commit",
+        lua.create_function(move |lua, level: u32| {
+            let db = current(lua)?;
+            db.atomic_commit(AtomicLevel::at(level))
+                .map_err(|e| mlua::Error::runtime(e.to_string()))
+        })?,
+    )?;
+    t.set(
+        "rollback",
+        lua.create_function(move |lua, level: u32| {
+            let db = current(lua)?;
+            db.atomic_rollback(AtomicLevel::at(level))
+                .map_err(|e| mlua::Error::runtime(e.to_string()))
+        })?,
+    )?;
+    Ok(t)
 }
 
 #[cfg(test)]

@@ -33,6 +33,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         "luamig.orm",
         include_str!("../../lua-stdlib/luamig/orm.lua"),
     ),
+    (
+        "luamig.transaction",
+        include_str!("../../lua-stdlib/luamig/transaction.lua"),
+    ),
 ];
 
 /// Apps that `require("luamig.apps").is_installed` reports.
@@ -237,6 +241,30 @@ fn preload_rust_modules(lua: &Lua) -> mlua::Result<()> {
                         }
                     })
                     .unwrap_or_default())
+            })?,
+        )?;
+        // user_where(): "file:line" of the nearest frame in a user's file (not luamig's own
+        // embedded modules, not C), so errors raised deep in the library blame user code.
+        t.set(
+            "user_where",
+            lua.create_function(|lua, ()| {
+                let mut level = 1;
+                while let Some(found) = lua.inspect_stack(level, |d| {
+                    let src = d.source();
+                    let file = src.source.as_deref().unwrap_or("").to_string();
+                    match (file.strip_prefix('@'), d.current_line()) {
+                        (Some(f), Some(line)) if !f.starts_with("<embedded>") => {
+                            Some(format!("{f}:{line}"))
+                        }
+                        _ => None,
+                    }
+                }) {
+                    if let Some(loc) = found {
+                        return Ok(loc);
+                    }
+                    level += 1;
+                }
+                Ok(String::new())
             })?,
         )?;
         // traceback(level): the stack from `level` frames above the caller, as text.

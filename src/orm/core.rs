@@ -396,6 +396,8 @@ fn delete_ids(cx: &OrmContext, m: &ModelMeta, ids: &[Value], depth: usize) -> ml
     if depth > 50 {
         return Err(rt("delete: relations nest more than 50 levels deep"));
     }
+    // Like Django's delete(), the count includes rows deleted by CASCADE.
+    let mut cascaded = 0;
     for r in &m.reverse {
         let Some(other) = cx.reg.get(&r.model).cloned() else {
             continue;
@@ -431,7 +433,7 @@ fn delete_ids(cx: &OrmContext, m: &ModelMeta, ids: &[Value], depth: usize) -> ml
                     &format!("SELECT {opk} FROM {table} WHERE {col} IN"),
                     ids,
                 )?;
-                delete_ids(cx, &other, &dependents, depth + 1)?;
+                cascaded += delete_ids(cx, &other, &dependents, depth + 1)?;
             }
             OnDelete::Protect | OnDelete::Restrict => {
                 let found = query_in(cx, &format!("SELECT 1 FROM {table} WHERE {col} IN"), ids)?;
@@ -475,11 +477,12 @@ fn delete_ids(cx: &OrmContext, m: &ModelMeta, ids: &[Value], depth: usize) -> ml
         )?;
     }
     let pk = quote_name(m.pk_field().column.as_deref().unwrap_or_default());
-    exec_in(
+    let own = exec_in(
         cx,
         &format!("DELETE FROM {} WHERE {pk} IN", quote_name(&m.table)),
         ids,
-    )
+    )?;
+    Ok(own + cascaded)
 }
 
 fn marks(n: usize) -> String {
@@ -523,6 +526,7 @@ fn query_in(cx: &OrmContext, prefix: &str, ids: &[Value]) -> mlua::Result<Vec<Va
 /// The values of one row for INSERT: every concrete field (auto keys left out when nil),
 /// defaults and auto_now applied, keyed by attname in `values`.
 fn row_values(
+    reg: &Registry,
     m: &ModelMeta,
     values: &Table,
     vendor: Vendor,
@@ -545,7 +549,7 @@ fn row_values(
             v = func.call::<LuaValue>(())?;
         }
         let field = if f.field.kind.is_foreign_key() {
-            &key_field_of(f)
+            &key_field_of(reg, f)
         } else {
             &f.field
         };
@@ -567,12 +571,21 @@ fn row_values(
     Ok((cols, params))
 }
 
-fn key_field_of(f: &super::meta::FieldMeta) -> crate::fields::Field {
-    // A foreign key's raw value is stored as given (an integer key, usually); the target
-    // key's kind is unknown here, so an integer-typed field stands in.
-    let mut k = f.field.clone();
-    k.kind = FieldKind::ForeignKey;
-    k
+/// The field whose type a value written to `f` takes: a foreign key stores its target's
+/// key (a UUID key as the UUID field stores it, and so on).
+fn key_field_of(reg: &Registry, f: &super::meta::FieldMeta) -> crate::fields::Field {
+    match f.target.as_ref().and_then(|t| reg.get(t)) {
+        Some(target) => {
+            let mut k = target.pk_field().field.clone();
+            k.null = f.field.null;
+            k
+        }
+        None => {
+            let mut k = f.field.clone();
+            k.kind = FieldKind::IntegerField;
+            k
+        }
+    }
 }
 
 /// INSERT one row or many (`rows` is a list of value tables) and return the new keys.
@@ -594,7 +607,7 @@ fn insert(
         // Rows with the same columns are inserted together.
         let mut prepared = Vec::with_capacity(chunk.len());
         for r in chunk {
-            prepared.push(row_values(&m, r, cx.vendor)?);
+            prepared.push(row_values(&cx.reg, &m, r, cx.vendor)?);
         }
         let mut i = 0;
         while i < prepared.len() {
@@ -654,7 +667,7 @@ fn update_row(cx: &OrmContext, key: &str, pk: LuaValue, values: &Table) -> mlua:
             now_for(f.field.kind)
         } else {
             let field = if f.field.kind.is_foreign_key() {
-                &key_field_of(f)
+                &key_field_of(&cx.reg, f)
             } else {
                 &f.field
             };

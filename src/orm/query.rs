@@ -347,6 +347,34 @@ impl<'a> Compiler<'a> {
         ))
     }
 
+    /// `exclude{...}` as Django means it: leave out the rows that match, so rows whose
+    /// column is NULL (or whose relation is empty) stay. Compiled as `pk NOT IN (rows
+    /// matching)`, with joins of its own.
+    fn excluded(&mut self, conds: &Table) -> Res<String> {
+        let mut inner = Compiler::new(self.reg, self.vendor, self.base.clone());
+        let mut parts = Vec::new();
+        for pair in conds.clone().sequence_values::<Table>() {
+            let pair = pair.map_err(|e| e.to_string())?;
+            let key: String = pair.get(1).map_err(|e| e.to_string())?;
+            let value: LuaValue = pair.get(2).map_err(|e| e.to_string())?;
+            parts.push(inner.condition(&key, &value)?);
+        }
+        if parts.is_empty() {
+            return Ok("1 = 1".into());
+        }
+        let pk = quote_name(self.base.pk_field().column.as_deref().unwrap_or_default());
+        let base = self.base_alias();
+        let mut from = base.clone();
+        for (_, _, sql) in &inner.joins {
+            from.push_str(sql);
+        }
+        self.params.extend(inner.params);
+        Ok(format!(
+            "{base}.{pk} NOT IN (SELECT {base}.{pk} FROM {from} WHERE {})",
+            parts.join(" AND ")
+        ))
+    }
+
     /// The field a (possibly traversing) name ends at.
     pub fn field_of(&mut self, key: &str) -> Res<crate::fields::Field> {
         let (_, f, _) = self.resolve(key)?;
@@ -361,6 +389,11 @@ impl<'a> Compiler<'a> {
                 let group = group.map_err(|e| e.to_string())?;
                 let negate: bool = group.get("neg").unwrap_or(false);
                 let conds: Table = group.get("conds").map_err(|e| e.to_string())?;
+                if negate {
+                    let clause = self.excluded(&conds)?;
+                    clauses.push(clause);
+                    continue;
+                }
                 let mut parts = Vec::new();
                 for pair in conds.sequence_values::<Table>() {
                     let pair = pair.map_err(|e| e.to_string())?;
@@ -372,11 +405,7 @@ impl<'a> Compiler<'a> {
                     continue;
                 }
                 let joined = parts.join(" AND ");
-                clauses.push(if negate {
-                    format!("NOT ({joined})")
-                } else {
-                    format!("({joined})")
-                });
+                clauses.push(format!("({joined})"));
             }
         }
         let mut order = Vec::new();

@@ -1,0 +1,1553 @@
+//! The data-migration ORM end to end (SPEC §5): RunLua code in real migration files, run by
+//! the `luamig` binary, using `apps.get_model`, `schema_editor`, managers, querysets,
+//! lookups, instances, relations and values. A failed Lua `check(...)` fails the migration,
+//! so `.ok()` shows which expectation broke; results are also checked in the database.
+
+mod common;
+use common::{HEAD, Project, Run};
+
+/// The models of app `shop` and the rows every test starts from.
+const SHOP_0001: &str = r#"
+return migrations.Migration { operations = {
+  migrations.CreateModel { name = "Customer", fields = {
+    {"id", models.AutoField { primary_key = true }},
+    {"name", models.CharField { max_length = 50 }},
+    {"city", models.CharField { max_length = 50 }},
+  }},
+  migrations.CreateModel { name = "Order", fields = {
+    {"id", models.AutoField { primary_key = true }},
+    {"title", models.CharField { max_length = 200 }},
+    {"qty", models.IntegerField { default = 0 }},
+    {"price", models.DecimalField { max_digits = 10, decimal_places = 2, default = "0.00" }},
+    {"note", models.TextField { null = true }},
+    {"customer", models.ForeignKey { to = "shop.Customer", on_delete = models.CASCADE, null = true }},
+  }},
+  migrations.CreateModel { name = "Author", fields = {
+    {"id", models.AutoField { primary_key = true }},
+    {"name", models.CharField { max_length = 50 }},
+  }},
+  migrations.CreateModel { name = "Book", fields = {
+    {"id", models.AutoField { primary_key = true }},
+    {"title", models.CharField { max_length = 50 }},
+    {"editor", models.ForeignKey { to = "shop.Author", on_delete = models.SET_NULL, null = true,
+       related_name = "edited_books" }},
+    {"authors", models.ManyToManyField { to = "shop.Author" }},
+  }},
+  migrations.CreateModel { name = "Thing", fields = {
+    {"id", models.AutoField { primary_key = true }},
+    {"i", models.IntegerField { null = true }},
+    {"f", models.FloatField { null = true }},
+    {"b", models.BooleanField { null = true }},
+    {"t", models.TextField { null = true }},
+    {"d", models.DecimalField { max_digits = 12, decimal_places = 2, null = true }},
+    {"day", models.DateField { null = true }},
+    {"at", models.DateTimeField { null = true }},
+    {"clock", models.TimeField { null = true }},
+    {"u", models.UUIDField { null = true }},
+    {"j", models.JSONField { null = true }},
+  }},
+  migrations.CreateModel { name = "Stamp", fields = {
+    {"id", models.AutoField { primary_key = true }},
+    {"label", models.CharField { max_length = 20 }},
+    {"created", models.DateTimeField { auto_now_add = true }},
+    {"updated", models.DateTimeField { auto_now = true }},
+  }},
+  migrations.CreateModel { name = "Ticket", fields = {
+    {"id", models.AutoField { primary_key = true }},
+    {"status", models.CharField { max_length = 10, default = "new" }},
+    {"priority", models.IntegerField { default = 3 }},
+    {"token", models.UUIDField { default = require("luamig.uuid").uuid4 }},
+  }},
+  migrations.CreateModel { name = "Tag", fields = {
+    {"id", models.UUIDField { primary_key = true, default = require("luamig.uuid").uuid4 }},
+    {"label", models.CharField { max_length = 20 }},
+  }},
+  migrations.CreateModel { name = "Post", fields = {
+    {"id", models.AutoField { primary_key = true }},
+    {"title", models.CharField { max_length = 20 }},
+    {"tag", models.ForeignKey { to = "shop.Tag", on_delete = models.CASCADE, null = true }},
+  }},
+  migrations.CreateModel { name = "Ranked", fields = {
+    {"id", models.AutoField { primary_key = true }},
+    {"name", models.CharField { max_length = 20 }},
+    {"done", models.BooleanField { default = false }},
+  }, options = { ordering = { "-name" } } },
+  migrations.RunSQL {
+    sql = {
+      "CREATE TABLE obs (k TEXT, v TEXT)",
+      "INSERT INTO shop_customer (id, name, city) VALUES (1, 'Alice', 'Paris'), (2, 'Bob', 'London'), (3, 'Carol', 'paris')",
+      "INSERT INTO shop_order (id, title, qty, price, note, customer_id) VALUES (1, 'Apple pie', 3, 1.50, NULL, 1), (2, 'apple tart', 5, 2.25, 'hot', 1), (3, 'Banana', 1, 0.30, NULL, 2), (4, 'Cherry Pie', 10, 10.00, 'x', 3), (5, 'Date', 7, 3.00, NULL, NULL)",
+      "INSERT INTO shop_author (id, name) VALUES (1, 'Ann'), (2, 'Ben'), (3, 'Cy')",
+      "INSERT INTO shop_book (id, title, editor_id) VALUES (1, 'B1', 1), (2, 'B2', NULL)",
+    },
+    reverse_sql = "DROP TABLE obs",
+  },
+}}
+"#;
+
+/// Helpers every check migration has: `check(got, want, what)` compares printed forms,
+/// `pks(qs_or_list)` gives sorted keys, `raises(kind, fn)` returns the error value,
+/// `note(k, v)` writes an observation to table `obs`.
+const PRELUDE: &str = r#"
+local function show(v)
+  if type(v) ~= "table" or getmetatable(v) ~= nil then return tostring(v) end
+  local parts = {}
+  for i, x in ipairs(v) do parts[i] = show(x) end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+local function check(got, want, what)
+  local g, w = show(got), show(want)
+  if g ~= w then error((what or "value") .. ": expected " .. w .. ", got " .. g, 2) end
+end
+local function pks(qs)
+  local list = qs
+  if type(qs.list) == "function" then list = qs:list() end
+  local out = {}
+  for _, o in ipairs(list) do out[#out + 1] = o.pk end
+  table.sort(out)
+  return out
+end
+local function raises(kind, fn, ...)
+  local ok, e = pcall(fn, ...)
+  if ok then error("expected a " .. kind .. " error, but the call succeeded", 2) end
+  if type(e) ~= "table" or e.kind ~= kind then
+    error("expected a " .. kind .. " error value, got " .. tostring(e), 2)
+  end
+  return e
+end
+local function contains(hay, needle, what)
+  if not tostring(hay):find(needle, 1, true) then
+    error((what or "text") .. ": expected to contain '" .. needle .. "', got: " .. tostring(hay), 2)
+  end
+end
+"#;
+
+fn shop() -> Project {
+    let p = Project::new();
+    p.migration("shop", "0001_initial", &format!("{HEAD}{SHOP_0001}"));
+    p
+}
+
+/// Writes `shop/0002_check` running `body` in a RunLua (with the prelude and the shop
+/// models as locals) and runs `migrate`.
+fn run_check(p: &Project, body: &str) -> Run {
+    p.migration(
+        "shop",
+        "0002_check",
+        &format!(
+            "{HEAD}{PRELUDE}
+local function forwards(apps, schema_editor)
+  local function note(k, v)
+    schema_editor:execute(\"INSERT INTO obs (k, v) VALUES (%s, %s)\", {{ k, show(v) }})
+  end
+  local Customer = apps.get_model(\"shop\", \"Customer\")
+  local Order = apps.get_model(\"shop\", \"Order\")
+  local Author = apps.get_model(\"shop\", \"Author\")
+  local Book = apps.get_model(\"shop\", \"Book\")
+  local Thing = apps.get_model(\"shop\", \"Thing\")
+  local Stamp = apps.get_model(\"shop\", \"Stamp\")
+  local Ticket = apps.get_model(\"shop\", \"Ticket\")
+  local Tag = apps.get_model(\"shop\", \"Tag\")
+  local Post = apps.get_model(\"shop\", \"Post\")
+  local Ranked = apps.get_model(\"shop\", \"Ranked\")
+  local F, NULL = models.F, models.NULL
+  local decimal = require(\"luamig.decimal\")
+{body}
+end
+return migrations.Migration {{
+  dependencies = {{ {{\"shop\", \"0001_initial\"}} }},
+  operations = {{ migrations.RunLua(forwards, migrations.RunLua.noop) }},
+}}
+"
+        ),
+    );
+    p.luamig(&["migrate"])
+}
+
+/// Runs a check that must succeed and returns the project.
+fn checked(body: &str) -> Project {
+    let p = shop();
+    run_check(&p, body).ok();
+    assert_eq!(p.applied(), vec!["shop.0001_initial", "shop.0002_check"]);
+    p
+}
+
+/// Observations `k = v` written by `note`, in order.
+fn notes(p: &Project) -> Vec<String> {
+    p.query("SELECT k || '=' || v FROM obs ORDER BY rowid")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
+}
+
+fn col(p: &Project, sql: &str) -> Vec<String> {
+    p.query(sql).into_iter().map(|r| r.join("|")).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// apps.get_model / apps.is_installed
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn get_model_two_forms_case_insensitive() {
+    let p = checked(
+        r#"
+  check(apps.get_model("shop", "Order").objects:count(), 5, "shop/Order")
+  check(apps.get_model("shop.Order").objects:count(), 5, "shop.Order")
+  check(apps.get_model("shop", "order").objects:count(), 5, "shop/order")
+  check(apps.get_model("shop", "ORDER").objects:count(), 5, "shop/ORDER")
+  check(apps.get_model("shop.customer").objects:count(), 3, "shop.customer")
+  note("name", apps.get_model("shop.order")._meta and apps.get_model("shop.order")._meta.name or "?")
+"#,
+    );
+    assert_eq!(notes(&p), vec!["name=Order"]);
+}
+
+#[test]
+fn get_model_unknown_app_and_model_raise_lookup_error_values() {
+    let p = checked(
+        r#"
+  local ok, e = pcall(apps.get_model, "nope", "Thing")
+  check(ok, false, "pcall on unknown app")
+  check(e.kind, "LookupError", "kind")
+  check(e.message, "No installed app with label 'nope'.", "message")
+  check(tostring(e):sub(1, 13), "LookupError: ", "tostring prefix")
+  note("app", tostring(e))
+
+  local ok2, e2 = pcall(apps.get_model, "shop", "Nope")
+  check(ok2, false, "pcall on unknown model")
+  check(e2.kind, "LookupError", "kind")
+  check(e2.message, "App 'shop' doesn't have a 'Nope' model.", "message")
+  note("model", tostring(e2))
+
+  local ok3, e3 = pcall(apps.get_model, "shop.Nope")
+  check(ok3, false, "dotted unknown model")
+  check(e3.kind, "LookupError", "dotted kind")
+
+  -- the pattern from the spec: an optional app is skipped
+  local ok4, Old = pcall(apps.get_model, "old_app", "OldModel")
+  if not ok4 then note("skipped", Old.kind) end
+"#,
+    );
+    assert_eq!(
+        notes(&p),
+        vec![
+            "app=LookupError: No installed app with label 'nope'.",
+            "model=LookupError: App 'shop' doesn't have a 'Nope' model.",
+            "skipped=LookupError",
+        ]
+    );
+}
+
+#[test]
+fn uncaught_lookup_error_fails_the_migration_naming_the_line() {
+    let p = shop();
+    let run = run_check(&p, "  local X = apps.get_model(\"shop\", \"Missing\")\n").fails();
+    assert!(
+        run.error_line().contains("migrations/shop/0002_check.lua:"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("LookupError: App 'shop' doesn't have a 'Missing' model."),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(p.applied(), vec!["shop.0001_initial"]);
+}
+
+#[test]
+fn apps_is_installed() {
+    let p = checked(
+        r#"
+  check(apps.is_installed("shop"), true, "shop")
+  check(apps.is_installed("nope"), false, "nope")
+  check(require("luamig.apps").is_installed("shop"), true, "luamig.apps shop")
+"#,
+    );
+    assert_eq!(p.applied().len(), 2);
+}
+
+#[test]
+fn historical_models_follow_the_migration_history() {
+    let p = Project::new();
+    p.migration(
+        "inv",
+        "0001_initial",
+        &format!(
+            r#"{HEAD}return migrations.Migration {{ operations = {{
+  migrations.CreateModel {{ name = "Item", fields = {{
+    {{"id", models.AutoField {{ primary_key = true }}}},
+    {{"name", models.CharField {{ max_length = 20 }}}},
+    {{"legacy", models.CharField {{ max_length = 20, null = true }}}},
+  }}}},
+  migrations.RunSQL {{ sql = "INSERT INTO inv_item (id, name, legacy) VALUES (1, 'a', 'old-a'), (2, 'b', 'old-b')", reverse_sql = migrations.RunSQL.noop }},
+}} }}"#
+        ),
+    );
+    p.migration(
+        "inv",
+        "0002_before",
+        &format!(
+            r#"{HEAD}
+local function forwards(apps, schema_editor)
+  local Item = apps.get_model("inv", "Item")
+  -- "legacy" still exists at this point of the history, "rating" does not yet
+  for item in Item.objects:order_by("id"):iterator(10) do
+    item.name = item.name .. "+" .. item.legacy
+    item:save()
+  end
+  local ok, e = pcall(function() return Item.objects:filter {{ rating = 5 }}:count() end)
+  assert(not ok, "filter on a later field must fail")
+  local msg = tostring(e)
+  assert(msg:find("Item", 1, true) and msg:find("rating", 1, true) and msg:find("legacy", 1, true)
+    and msg:find("name", 1, true), "message must name model, field and list fields: " .. msg)
+  local ok2, e2 = pcall(function() return Item.objects:get {{ pk = 1 }}.rating end)
+  assert(not ok2 and tostring(e2):find("rating", 1, true), "read of a later field must fail: " .. tostring(e2))
+  local ok3, e3 = pcall(function() return Item.objects:create {{ name = "c", rating = 1 }} end)
+  assert(not ok3 and tostring(e3):find("rating", 1, true), "create with a later field must fail: " .. tostring(e3))
+  schema_editor:execute("CREATE TABLE seen (msg TEXT)")
+  schema_editor:execute("INSERT INTO seen (msg) VALUES (%s)", {{ msg }})
+end
+return migrations.Migration {{ dependencies = {{ {{"inv", "0001_initial"}} }},
+  operations = {{ migrations.RunLua(forwards) }} }}"#
+        ),
+    );
+    p.migration(
+        "inv",
+        "0003_change",
+        &format!(
+            r#"{HEAD}return migrations.Migration {{ dependencies = {{ {{"inv", "0002_before"}} }}, operations = {{
+  migrations.AddField {{ model_name = "item", name = "rating", field = models.IntegerField {{ default = 0 }} }},
+  migrations.RemoveField {{ model_name = "item", name = "legacy" }},
+}} }}"#
+        ),
+    );
+    p.migration(
+        "inv",
+        "0004_after",
+        &format!(
+            r#"{HEAD}
+local function forwards(apps, schema_editor)
+  local Item = apps.get_model("inv.item")
+  Item.objects:filter {{ pk = 2 }}:update {{ rating = 4 }}
+  local ok, e = pcall(function() return Item.objects:get {{ pk = 1 }}.legacy end)
+  assert(not ok and tostring(e):find("legacy", 1, true), "legacy is gone now: " .. tostring(e))
+end
+return migrations.Migration {{ dependencies = {{ {{"inv", "0003_change"}} }},
+  operations = {{ migrations.RunLua(forwards) }} }}"#
+        ),
+    );
+    p.luamig(&["migrate"]).ok();
+    assert_eq!(
+        col(&p, "SELECT id, name, rating FROM inv_item ORDER BY id"),
+        vec!["1|a+old-a|0", "2|b+old-b|4"]
+    );
+    let msg = p.scalar("SELECT msg FROM seen");
+    assert!(msg.contains("inv.Item") || msg.contains("Item"), "{msg}");
+    assert!(msg.contains("id, name, legacy"), "fields listed: {msg}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// schema_editor
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn schema_editor_connection_execute_and_query() {
+    let p = checked(
+        r#"
+  check(schema_editor.connection.alias, "default", "alias")
+  check(schema_editor.connection.vendor, "sqlite", "vendor")
+  schema_editor:execute("INSERT INTO shop_customer (name, city) VALUES (%s, %s)", { "Dan", "Oslo" })
+  schema_editor:execute("UPDATE shop_customer SET city = %s WHERE name = %s", { "Bergen", "Dan" })
+  local rows = schema_editor:query("SELECT id, name, city FROM shop_customer WHERE city = %s OR id = %s ORDER BY id", { "Bergen", 1 })
+  check(#rows, 2, "row count")
+  check(rows[1][1], 1, "row 1 by position")
+  check(rows[1].name, "Alice", "row 1 by name")
+  check(rows[2][2], "Dan", "row 2 by position")
+  check(rows[2].city, "Bergen", "row 2 by name")
+  check(math.type(rows[1].id), "integer", "ids are integers")
+  local none = schema_editor:query("SELECT id FROM shop_customer WHERE name = %s", { "nobody" })
+  check(#none, 0, "empty result")
+  local plain = schema_editor:query("SELECT count(*) AS n FROM shop_order")
+  check(plain[1].n, 5, "no params")
+  -- a parameter is a value, never SQL
+  schema_editor:execute("INSERT INTO obs (k, v) VALUES (%s, %s)", { "evil", "'); DROP TABLE obs; --" })
+"#,
+    );
+    assert_eq!(
+        col(&p, "SELECT name, city FROM shop_customer WHERE id = 4"),
+        vec!["Dan|Bergen"]
+    );
+    assert_eq!(notes(&p), vec!["evil='); DROP TABLE obs; --"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Querysets
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn all_count_exists_list() {
+    checked(
+        r#"
+  check(Order.objects:count(), 5, "objects:count")
+  check(Order.objects:all():count(), 5, "all:count")
+  check(Order.objects:exists(), true, "exists")
+  check(Order.objects:filter { title = "zzz" }:exists(), false, "not exists")
+  check(Order.objects:filter { title = "zzz" }:count(), 0, "count 0")
+  local list = Order.objects:all():list()
+  check(#list, 5, "list length")
+  check(pks(list), { 1, 2, 3, 4, 5 }, "list keys")
+  check(#Order.objects:filter { qty__gt = 4 }, 3, "length operator on a queryset")
+"#,
+    );
+}
+
+#[test]
+fn filter_exclude_chain_and_laziness() {
+    checked(
+        r#"
+  local big = Order.objects:filter { qty__gt = 2 }
+  check(pks(big), { 1, 2, 4, 5 }, "filter")
+  local narrowed = big:filter { customer__isnull = false }
+  check(pks(narrowed), { 1, 2, 4 }, "chained filter")
+  check(pks(big), { 1, 2, 4, 5 }, "chaining leaves the original alone")
+  check(pks(big:exclude { qty = 10 }), { 1, 2, 5 }, "exclude")
+  check(pks(Order.objects:filter { qty__gt = 2, qty__lt = 8 }), { 1, 2, 5 }, "two conditions AND")
+  check(pks(Order.objects:exclude { qty__gt = 2, qty__lt = 8 }), { 3, 4 }, "exclude of two conditions is NOT (a AND b)")
+  -- lazy: nothing is read until needed, so a row created afterwards is counted
+  local lazy = Order.objects:filter { title__startswith = "Z" }
+  Order.objects:create { title = "Zucchini", qty = 4 }
+  check(lazy:count(), 1, "lazy queryset sees later rows")
+  check(lazy:first().title, "Zucchini", "lazy first")
+"#,
+    );
+}
+
+#[test]
+fn get_does_not_exist_and_multiple_objects_returned() {
+    let p = checked(
+        r#"
+  local o = Order.objects:get { title = "Banana" }
+  check(o.pk, 3, "get")
+  check(Order.objects:filter { qty__gt = 5 }:get { title = "Date" }.pk, 5, "get on a filtered queryset")
+  check(Order.objects:filter { pk = 4 }:get().title, "Cherry Pie", "get()")
+  local e = raises("DoesNotExist", function() return Order.objects:get { title = "nothing" } end)
+  contains(e.message, "Order matching query does not exist", "DoesNotExist message")
+  contains(tostring(e), "DoesNotExist: ", "DoesNotExist tostring")
+  local m = raises("MultipleObjectsReturned", function() return Order.objects:get { customer = 1 } end)
+  contains(m.message, "returned more than one Order", "MultipleObjectsReturned message")
+  contains(m.message, "2", "it says how many")
+  note("dne", e.kind)
+  note("mor", m.kind)
+"#,
+    );
+    assert_eq!(
+        notes(&p),
+        vec!["dne=DoesNotExist", "mor=MultipleObjectsReturned"]
+    );
+}
+
+#[test]
+fn create_saves_and_returns_the_instance() {
+    let p = checked(
+        r#"
+  local c = Customer.objects:create { name = "Eve", city = "Rome" }
+  check(math.type(c.pk), "integer", "pk is an integer")
+  check(c.pk, 4, "next key")
+  check(c.id, c.pk, "id and pk")
+  local o = Order.objects:create { title = "Fig", customer = c }
+  check(o.customer_id, 4, "customer_id")
+  check(o.qty, 0, "default qty")
+  check(tostring(o.price), "0.00", "default price")
+"#,
+    );
+    assert_eq!(
+        col(&p, "SELECT id, name, city FROM shop_customer WHERE id = 4"),
+        vec!["4|Eve|Rome"]
+    );
+    assert_eq!(
+        col(
+            &p,
+            "SELECT title, qty, customer_id FROM shop_order WHERE id = 6"
+        ),
+        vec!["Fig|0|4"]
+    );
+}
+
+#[test]
+fn get_or_create_existing_and_new_with_defaults() {
+    let p = checked(
+        r#"
+  local c, created = Customer.objects:get_or_create { name = "Alice", defaults = { city = "Nowhere" } }
+  check(created, false, "existing: created")
+  check(c.pk, 1, "existing: pk")
+  check(c.city, "Paris", "existing: defaults not applied")
+  local d, created2 = Customer.objects:get_or_create { name = "Dora", defaults = { city = "Lima" } }
+  check(created2, true, "new: created")
+  check(d.city, "Lima", "new: defaults applied")
+  check(d.pk ~= nil, true, "new: saved")
+  local o, created3 = Order.objects:get_or_create { title__iexact = "GRAPE", defaults = { title = "Grape", qty = 2 } }
+  check(created3, true, "lookup with __ then defaults")
+  check(o.title, "Grape", "title from defaults")
+  local again, created4 = Order.objects:get_or_create { title__iexact = "GRAPE", defaults = { title = "Other" } }
+  check(created4, false, "found the second time")
+  check(again.pk, o.pk, "same row")
+  raises("MultipleObjectsReturned", function() return Order.objects:get_or_create { customer = 1 } end)
+"#,
+    );
+    assert_eq!(
+        col(
+            &p,
+            "SELECT name, city FROM shop_customer WHERE name = 'Dora'"
+        ),
+        vec!["Dora|Lima"]
+    );
+    assert_eq!(
+        col(&p, "SELECT title, qty FROM shop_order WHERE id = 6"),
+        vec!["Grape|2"]
+    );
+    assert_eq!(p.scalar("SELECT count(*) FROM shop_order"), "6");
+}
+
+#[test]
+fn update_or_create_updates_or_creates() {
+    let p = checked(
+        r#"
+  local o, created = Order.objects:update_or_create { title = "Banana", defaults = { qty = 42 } }
+  check(created, false, "existing")
+  check(o.qty, 42, "updated in Lua")
+  local n, created2 = Order.objects:update_or_create { title = "Kiwi", defaults = { qty = 9 } }
+  check(created2, true, "new")
+  check(n.qty, 9, "new qty")
+"#,
+    );
+    assert_eq!(
+        col(&p, "SELECT qty FROM shop_order WHERE title = 'Banana'"),
+        vec!["42"]
+    );
+    assert_eq!(
+        col(&p, "SELECT qty FROM shop_order WHERE title = 'Kiwi'"),
+        vec!["9"]
+    );
+}
+
+#[test]
+fn bulk_create_tables_and_instances_in_batches() {
+    let p = checked(
+        r#"
+  local list = {}
+  for i = 1, 5 do list[#list + 1] = { name = "c" .. i, city = "X" } end
+  list[#list + 1] = Customer { name = "inst", city = "Y" }
+  local objs = Customer.objects:bulk_create(list, { batch_size = 2 })
+  check(#objs, 6, "returned objects")
+  local seen = {}
+  for i, o in ipairs(objs) do
+    check(math.type(o.pk), "integer", "pk of object " .. i)
+    assert(not seen[o.pk], "distinct keys")
+    seen[o.pk] = true
+  end
+  check(objs[6].name, "inst", "instances kept")
+  check(Customer.objects:filter { city = "X" }:count(), 5, "rows written")
+  -- a saved-by-bulk instance updates, not inserts, on save()
+  objs[1].city = "Z"
+  objs[1]:save()
+  check(Customer.objects:count(), 9, "save after bulk_create updates")
+  note("pks", { objs[1].pk, objs[6].pk })
+"#,
+    );
+    assert_eq!(notes(&p), vec!["pks={4,9}"]);
+    assert_eq!(
+        col(
+            &p,
+            "SELECT name, city FROM shop_customer WHERE id >= 4 ORDER BY id"
+        )
+        .len(),
+        6
+    );
+    assert_eq!(p.scalar("SELECT city FROM shop_customer WHERE id = 4"), "Z");
+    assert_eq!(p.scalar("SELECT city FROM shop_customer WHERE id = 9"), "Y");
+}
+
+#[test]
+fn bulk_update_writes_only_the_named_fields() {
+    let p = checked(
+        r#"
+  local objs = Order.objects:filter { pk__in = { 1, 2, 3 } }:order_by("id"):list()
+  for _, o in ipairs(objs) do
+    o.qty = o.qty * 100
+    o.title = "CHANGED"
+  end
+  Order.objects:bulk_update(objs, { "qty" }, { batch_size = 2 })
+"#,
+    );
+    assert_eq!(
+        col(&p, "SELECT id, title, qty FROM shop_order ORDER BY id"),
+        vec![
+            "1|Apple pie|300",
+            "2|apple tart|500",
+            "3|Banana|100",
+            "4|Cherry Pie|10",
+            "5|Date|7"
+        ]
+    );
+}
+
+#[test]
+fn first_last_and_order_by() {
+    checked(
+        r#"
+  check(Order.objects:first().pk, 1, "first by pk")
+  check(Order.objects:last().pk, 5, "last by pk")
+  check(Order.objects:order_by("-qty"):first().pk, 4, "first of -qty")
+  check(Order.objects:order_by("-qty"):last().pk, 3, "last of -qty")
+  check(Order.objects:filter { title = "none" }:first(), nil, "first of nothing")
+  check(Order.objects:filter { title = "none" }:last(), nil, "last of nothing")
+  local titles = {}
+  for _, o in ipairs(Order.objects:order_by("-qty"):list()) do titles[#titles + 1] = o.qty end
+  check(titles, { 10, 7, 5, 3, 1 }, "order_by -qty")
+  local ids = {}
+  for _, o in ipairs(Order.objects:order_by("customer_id", "-qty"):filter { customer__isnull = false }:list()) do ids[#ids + 1] = o.pk end
+  check(ids, { 2, 1, 3, 4 }, "two keys")
+  ids = {}
+  for _, o in ipairs(Order.objects:filter { customer__isnull = false }:order_by("customer__name", "qty"):list()) do ids[#ids + 1] = o.pk end
+  check(ids, { 1, 2, 3, 4 }, "ordering across a foreign key")
+  ids = {}
+  for _, o in ipairs(Order.objects:order_by("price"):list()) do ids[#ids + 1] = o.pk end
+  check(ids, { 3, 1, 2, 5, 4 }, "decimal ordering is numeric")
+"#,
+    );
+}
+
+#[test]
+fn values_and_values_list() {
+    checked(
+        r#"
+  local rows = Order.objects:filter { pk__in = { 1, 3 } }:order_by("id"):values("title", "qty"):list()
+  check(#rows, 2, "values rows")
+  check(rows[1].title, "Apple pie", "values title")
+  check(rows[2].qty, 3 - 2, "values qty")
+  check(rows[1].price, nil, "only the named fields")
+  local all = Order.objects:filter { pk = 5 }:values():list()
+  check(all[1].title, "Date", "values() has every field")
+  check(all[1].customer_id, nil, "values() names a foreign key by its attname, nil when NULL")
+  check(all[1].qty, 7, "values() qty")
+  local pairs_ = Order.objects:order_by("id"):values_list("id", "title"):limit(2):list()
+  check(pairs_, { { 1, "Apple pie" }, { 2, "apple tart" } }, "values_list rows")
+  local flat = Order.objects:order_by("-id"):values_list("title", { flat = true }):list()
+  check(flat, { "Date", "Cherry Pie", "Banana", "apple tart", "Apple pie" }, "flat")
+  local cities = Order.objects:filter { customer__isnull = false }:order_by("id"):values_list("customer__city", { flat = true }):list()
+  check(cities, { "Paris", "Paris", "London", "paris" }, "values across a foreign key")
+  local ok = pcall(function() return Order.objects:values_list("id", "title", { flat = true }):list() end)
+  check(ok, false, "flat with two fields is an error")
+"#,
+    );
+}
+
+#[test]
+fn limit_and_slice_are_zero_based_end_excluded() {
+    checked(
+        r#"
+  local byid = Order.objects:order_by("id")
+  check(pks(byid:limit(2)), { 1, 2 }, "limit")
+  check(pks(byid:slice(1, 3)), { 2, 3 }, "slice(1, 3)")
+  check(pks(byid:slice(0, 1)), { 1 }, "slice(0, 1)")
+  check(pks(byid:slice(3)), { 4, 5 }, "slice(3) to the end")
+  check(pks(byid:slice(1, 4):slice(1, 2)), { 3 }, "slice of a slice")
+  check(pks(byid:slice(4, 10)), { 5 }, "slice past the end")
+  check(byid:slice(1, 3):count(), 2, "count of a slice")
+  check(byid:slice(5, 8):exists(), false, "exists of an empty slice")
+  check(byid:slice(2, 4):first().pk, 3, "first of a slice")
+"#,
+    );
+}
+
+#[test]
+fn update_returns_rows_changed_and_takes_f_expressions() {
+    let p = checked(
+        r#"
+  check(Order.objects:filter { customer = 1 }:update { note = "bulk" }, 2, "rows changed")
+  check(Order.objects:filter { title = "none" }:update { note = "x" }, 0, "nothing changed")
+  check(Order.objects:filter { pk = 1 }:update { qty = F("qty") + 10 }, 1, "F +")
+  Order.objects:filter { pk = 2 }:update { qty = F("qty") - 2 }
+  Order.objects:filter { pk = 3 }:update { qty = F("qty") * 6 }
+  Order.objects:filter { pk = 4 }:update { qty = F("qty") / 2 }
+  Order.objects:filter { pk = 5 }:update { qty = F("id") * 100 + F("qty") }
+  check(Order.objects:filter { customer__city = "London" }:update { note = "via join" }, 1, "update with a join")
+  Order.objects:update { price = "9.99" }
+"#,
+    );
+    assert_eq!(
+        col(&p, "SELECT id, qty, note FROM shop_order ORDER BY id"),
+        vec![
+            "1|13|bulk",
+            "2|3|bulk",
+            "3|6|via join",
+            "4|5|x",
+            "5|507|NULL"
+        ]
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM shop_order WHERE price = 9.99"),
+        "5"
+    );
+}
+
+#[test]
+fn delete_returns_rows_deleted_and_cascades() {
+    let p = checked(
+        r#"
+  local n = Order.objects:filter { qty__lt = 4 }:delete()
+  check(math.type(n), "integer", "an integer")
+  check(n, 2, "rows deleted")
+  check(Order.objects:filter { title = "none" }:delete(), 0, "nothing deleted")
+  Customer.objects:filter { pk = 1 }:delete()
+  check(Order.objects:filter { customer_id = 1 }:count(), 0, "cascade removed the orders of customer 1")
+  Author.objects:filter { pk = 1 }:delete()
+  check(Book.objects:get { pk = 1 }.editor_id, nil, "SET_NULL")
+"#,
+    );
+    assert_eq!(
+        col(&p, "SELECT id FROM shop_order ORDER BY id"),
+        vec!["4", "5"]
+    );
+    assert_eq!(
+        col(&p, "SELECT id FROM shop_customer ORDER BY id"),
+        vec!["2", "3"]
+    );
+}
+
+#[test]
+fn delete_count_includes_cascaded_rows_like_django() {
+    // Django: Customer.objects.filter(pk=1).delete() returns (3, {"shop.Order": 2,
+    // "shop.Customer": 1}); its total is the integer luamig returns.
+    let p = checked(
+        r#"
+  note("queryset", Customer.objects:filter { pk = 1 }:delete())
+  note("instance", Customer.objects:get { pk = 2 }:delete())
+"#,
+    );
+    assert_eq!(notes(&p), vec!["queryset=3", "instance=2"]);
+}
+
+#[test]
+fn iterator_streams_in_chunks_without_skipping_or_repeating_updated_rows() {
+    let p = checked(
+        r#"
+  local rows = {}
+  for i = 1, 30 do rows[i] = { title = "bulk" .. i, qty = i } end
+  Order.objects:bulk_create(rows)
+  -- every row of the filter is moved out of it inside the loop
+  local seen, count = {}, 0
+  for o in Order.objects:filter { qty__lt = 1000 }:iterator(4) do
+    assert(not seen[o.pk], "row " .. o.pk .. " seen twice")
+    seen[o.pk] = true
+    count = count + 1
+    o.qty = o.qty + 1000
+    o:save()
+  end
+  check(count, 35, "every row once")
+  check(Order.objects:filter { qty__lt = 1000 }:count(), 0, "every row updated")
+  -- chunks: a row deleted before its chunk is read is not returned
+  local got = {}
+  for o in Order.objects:order_by():iterator(2) do
+    if #got == 0 then Order.objects:filter { pk = 35 }:delete() end
+    got[#got + 1] = o.pk
+  end
+  check(#got, 34, "the deleted row was not returned")
+  check(got[#got], 34, "last row")
+  local ok = pcall(function() return Order.objects:iterator(0) end)
+  check(ok, false, "chunk_size 0 is an error")
+"#,
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM shop_order WHERE qty >= 1000"),
+        "34"
+    );
+}
+
+#[test]
+fn iterator_with_ordering_and_values() {
+    checked(
+        r#"
+  local qtys = {}
+  for o in Order.objects:order_by("-qty"):iterator(2) do qtys[#qtys + 1] = o.qty end
+  check(qtys, { 10, 7, 5, 3, 1 }, "ordered iterator")
+  local titles = {}
+  for row in Order.objects:order_by("id"):values("title"):iterator(3) do titles[#titles + 1] = row.title end
+  check(titles, { "Apple pie", "apple tart", "Banana", "Cherry Pie", "Date" }, "values iterator")
+  local some = {}
+  for o in Order.objects:order_by("id"):slice(1, 4):iterator(2) do some[#some + 1] = o.pk end
+  check(some, { 2, 3, 4 }, "sliced iterator")
+"#,
+    );
+}
+
+#[test]
+fn querysets_loop_directly() {
+    checked(
+        r#"
+  local ids = {}
+  for o in Order.objects:filter { qty__gt = 2 } do ids[#ids + 1] = o.pk end
+  table.sort(ids)
+  check(ids, { 1, 2, 4, 5 }, "for o in qs")
+  local n = 0
+  for _ in Customer.objects do n = n + 1 end
+  check(n, 3, "for o in Model.objects")
+  local pairs_ = 0
+  local qs = Customer.objects:all()
+  for a in qs do
+    for b in qs do pairs_ = pairs_ + 1 end
+  end
+  check(pairs_, 9, "nested loops over one queryset")
+  local rows = {}
+  for r in Order.objects:order_by("id"):values_list("id", "qty") do rows[#rows + 1] = r[1] * 100 + r[2] end
+  check(rows, { 103, 205, 301, 410, 507 }, "looping over values_list rows")
+"#,
+    );
+}
+
+#[test]
+fn looping_directly_over_flat_values_list_yields_every_value() {
+    checked(
+        r#"
+  local titles = {}
+  for t in Order.objects:order_by("id"):values_list("title", { flat = true }) do titles[#titles + 1] = t end
+  check(titles, { "Apple pie", "apple tart", "Banana", "Cherry Pie", "Date" }, "looping over flat values")
+  local qtys = {}
+  for q in Order.objects:order_by("id"):values_list("qty", { flat = true }) do qtys[#qtys + 1] = q end
+  check(qtys, { 3, 5, 1, 10, 7 }, "looping over flat numbers (3 and 1 repeat nowhere)")
+"#,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookups
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn lookups_exact_iexact_isnull_in_comparisons_range_pk() {
+    checked(
+        r#"
+  check(pks(Order.objects:filter { title = "Banana" }), { 3 }, "=")
+  check(pks(Order.objects:filter { title__exact = "banana" }), {}, "exact is case-sensitive")
+  check(pks(Order.objects:filter { title__iexact = "BANANA" }), { 3 }, "iexact")
+  check(pks(Customer.objects:filter { city__iexact = "PARIS" }), { 1, 3 }, "iexact city")
+  check(pks(Order.objects:filter { note__isnull = true }), { 1, 3, 5 }, "isnull true")
+  check(pks(Order.objects:filter { note__isnull = false }), { 2, 4 }, "isnull false")
+  check(pks(Order.objects:filter { note = NULL }), { 1, 3, 5 }, "= NULL is IS NULL")
+  check(pks(Order.objects:filter { customer__isnull = true }), { 5 }, "fk isnull")
+  check(pks(Order.objects:filter { id__in = { 1, 3, 99 } }), { 1, 3 }, "in")
+  check(pks(Order.objects:filter { id__in = {} }), {}, "in nothing")
+  check(pks(Order.objects:filter { title__in = { "Date", "Banana" } }), { 3, 5 }, "in strings")
+  check(pks(Order.objects:filter { qty__gt = 5 }), { 4, 5 }, "gt")
+  check(pks(Order.objects:filter { qty__gte = 5 }), { 2, 4, 5 }, "gte")
+  check(pks(Order.objects:filter { qty__lt = 5 }), { 1, 3 }, "lt")
+  check(pks(Order.objects:filter { qty__lte = 5 }), { 1, 2, 3 }, "lte")
+  check(pks(Order.objects:filter { price__gt = "2.25" }), { 4, 5 }, "decimal gt")
+  check(pks(Order.objects:filter { price__lte = decimal.new("1.5") }), { 1, 3 }, "decimal lte")
+  check(pks(Order.objects:filter { qty__range = { 3, 7 } }), { 1, 2, 5 }, "range inclusive")
+  check(pks(Order.objects:filter { pk = 4 }), { 4 }, "pk")
+  check(pks(Order.objects:filter { pk__in = { 2, 4 } }), { 2, 4 }, "pk__in")
+  check(pks(Order.objects:filter { pk__gte = 4 }), { 4, 5 }, "pk__gte")
+  check(pks(Order.objects:filter { customer = 1 }), { 1, 2 }, "fk by key")
+  check(pks(Order.objects:filter { customer = Customer.objects:get { pk = 2 } }), { 3 }, "fk by instance")
+  check(pks(Order.objects:filter { customer_id = 3 }), { 4 }, "fk attname")
+  check(pks(Order.objects:filter { customer__in = { 2, 3 } }), { 3, 4 }, "fk in")
+"#,
+    );
+}
+
+#[test]
+fn lookups_text_patterns() {
+    checked(
+        r#"
+  check(pks(Order.objects:filter { title__contains = "pie" }), { 1 }, "contains is case-sensitive")
+  check(pks(Order.objects:filter { title__contains = "Pie" }), { 4 }, "contains Pie")
+  check(pks(Order.objects:filter { title__icontains = "PIE" }), { 1, 4 }, "icontains")
+  check(pks(Order.objects:filter { title__startswith = "apple" }), { 2 }, "startswith is case-sensitive")
+  check(pks(Order.objects:filter { title__istartswith = "APPLE" }), { 1, 2 }, "istartswith")
+  check(pks(Order.objects:filter { title__endswith = "Pie" }), { 4 }, "endswith is case-sensitive")
+  check(pks(Order.objects:filter { title__iendswith = "PIE" }), { 1, 4 }, "iendswith")
+  -- pattern characters are literal
+  Order.objects:create { title = "50% off" }
+  Order.objects:create { title = "a_b" }
+  Order.objects:create { title = "back\\slash" }
+  check(Order.objects:filter { title__contains = "%" }:count(), 1, "% is literal")
+  check(Order.objects:filter { title__icontains = "%" }:count(), 1, "% is literal (icontains)")
+  check(Order.objects:filter { title__icontains = "_" }:count(), 1, "_ is literal")
+  check(Order.objects:filter { title__startswith = "a_" }:count(), 1, "_ is literal (startswith)")
+  check(Order.objects:filter { title__iendswith = "\\SLASH" }:count(), 1, "backslash is literal")
+"#,
+    );
+}
+
+#[test]
+fn lookups_across_foreign_keys_and_f() {
+    checked(
+        r#"
+  check(pks(Order.objects:filter { customer__city = "Paris" }), { 1, 2 }, "customer__city")
+  check(pks(Order.objects:filter { customer__city__iexact = "paris" }), { 1, 2, 4 }, "customer__city__iexact")
+  check(pks(Order.objects:filter { customer__name__startswith = "C" }), { 4 }, "customer__name__startswith")
+  check(pks(Order.objects:filter { customer__name = "Alice", qty__gt = 3 }), { 2 }, "join and local condition")
+  check(pks(Customer.objects:filter { pk__in = { 1, 2 } }:exclude { city = "London" }), { 1 }, "exclude")
+  check(pks(Order.objects:filter { qty__gt = F("id") * 2 }), { 1, 2, 4 }, "F in filter")
+  check(pks(Order.objects:filter { qty = F("id") + 6 }), { 4 }, "F equality")
+  check(pks(Order.objects:filter { qty = F("qty") }), { 1, 2, 3, 4, 5 }, "F self")
+  check(pks(Book.objects:filter { editor__name = "Ann" }), { 1 }, "related_name model traversal")
+"#,
+    );
+}
+
+#[test]
+fn exclude_keeps_rows_with_null_like_django() {
+    // Django: exclude(note="hot") keeps rows whose note is NULL (it adds `AND note IS NOT NULL`
+    // inside the NOT), and exclude(customer__city="Paris") keeps orders without a customer.
+    checked(
+        r#"
+  check(pks(Order.objects:exclude { note = "hot" }), { 1, 3, 4, 5 }, "exclude on a nullable column keeps NULLs")
+  check(pks(Order.objects:exclude { customer__city = "Paris" }), { 3, 4, 5 }, "exclude across a nullable foreign key keeps rows without one")
+  check(pks(Order.objects:exclude { qty__gt = 2, customer = 1 }), { 3, 4, 5 }, "exclude of two conditions, one on a NULL column")
+"#,
+    );
+}
+
+#[test]
+fn unknown_lookup_is_an_error() {
+    checked(
+        r#"
+  local ok, e = pcall(function() return Order.objects:filter { title__regexish = "x" }:count() end)
+  check(ok, false, "unknown lookup fails")
+  contains(tostring(e), "regexish", "names the lookup")
+"#,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instances
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn instances_read_write_save_insert_and_update() {
+    let p = checked(
+        r#"
+  local o = Order { title = "New", qty = 2 }
+  check(o.pk, nil, "unsaved pk")
+  check(o.title, "New", "read before save")
+  o:save()
+  check(o.pk, 6, "pk after insert")
+  check(o.id, 6, "id after insert")
+  o.title = "Renamed"
+  o.qty = o.qty + 1
+  o:save()
+  check(Order.objects:count(), 6, "second save updates")
+  local again = Order.objects:get { pk = 6 }
+  check(again.title, "Renamed", "reloaded title")
+  check(again.qty, 3, "reloaded qty")
+  local b = Order.objects:get { pk = 3 }
+  b.note = "edited"
+  b:save()
+  local n = Order.new { title = "via new" }
+  n:save()
+  check(n.pk, 7, "Model.new")
+"#,
+    );
+    assert_eq!(
+        col(
+            &p,
+            "SELECT id, title, qty FROM shop_order WHERE id >= 6 ORDER BY id"
+        ),
+        vec!["6|Renamed|3", "7|via new|0"]
+    );
+    assert_eq!(
+        p.scalar("SELECT note FROM shop_order WHERE id = 3"),
+        "edited"
+    );
+}
+
+#[test]
+fn save_update_fields_writes_only_those_columns() {
+    let p = checked(
+        r#"
+  local o = Order.objects:get { pk = 1 }
+  o.qty = 99
+  o.title = "NOT WRITTEN"
+  o:save { update_fields = { "qty" } }
+  check(Order.objects:get { pk = 1 }.title, "Apple pie", "title unchanged")
+  -- a concurrent change to another column survives
+  local a = Order.objects:get { pk = 2 }
+  Order.objects:filter { pk = 2 }:update { note = "by someone else" }
+  a.qty = 55
+  a:save { update_fields = { "qty" } }
+  local e = raises("FieldError", function() a:save { update_fields = { "nope" } } end)
+  contains(e.message, "nope", "unknown update field")
+"#,
+    );
+    assert_eq!(
+        col(&p, "SELECT title, qty FROM shop_order WHERE id = 1"),
+        vec!["Apple pie|99"]
+    );
+    assert_eq!(
+        col(&p, "SELECT qty, note FROM shop_order WHERE id = 2"),
+        vec!["55|by someone else"]
+    );
+}
+
+#[test]
+fn instance_delete() {
+    let p = checked(
+        r#"
+  local o = Order.objects:get { pk = 3 }
+  o:delete()
+  check(Order.objects:count(), 4, "one row fewer")
+  check(Order.objects:filter { pk = 3 }:exists(), false, "gone")
+  Customer.objects:get { pk = 1 }:delete()
+"#,
+    );
+    assert_eq!(
+        col(&p, "SELECT id FROM shop_order ORDER BY id"),
+        vec!["4", "5"]
+    );
+}
+
+#[test]
+fn foreign_keys_load_related_raw_key_and_assign_instances() {
+    let p = checked(
+        r#"
+  local o = Order.objects:get { pk = 3 }
+  check(o.customer_id, 2, "raw key")
+  check(o.customer.name, "Bob", "related row")
+  check(o.customer.pk, 2, "related pk")
+  check(Order.objects:get { pk = 5 }.customer, nil, "NULL foreign key reads nil")
+  local carol = Customer.objects:get { name = "Carol" }
+  o.customer = carol
+  check(o.customer_id, 3, "assigning an instance sets the key")
+  o:save()
+  local p2 = Order.objects:get { pk = 1 }
+  p2.customer_id = 2
+  check(p2.customer.name, "Bob", "setting the raw key changes the related row")
+  p2:save()
+  local p5 = Order.objects:get { pk = 5 }
+  p5.customer = Customer.objects:get { pk = 1 }
+  p5:save()
+  local p4 = Order.objects:get { pk = 4 }
+  p4.customer = NULL
+  p4:save()
+  local ok = pcall(function() p4.customer = 7 end)
+  check(ok, false, "assigning a number to the relation is an error (use customer_id)")
+"#,
+    );
+    assert_eq!(
+        col(&p, "SELECT id, customer_id FROM shop_order ORDER BY id"),
+        vec!["1|2", "2|1", "3|3", "4|NULL", "5|1"]
+    );
+}
+
+#[test]
+fn reverse_managers_and_related_name() {
+    let p = checked(
+        r#"
+  local alice = Customer.objects:get { pk = 1 }
+  check(pks(alice.order_set:all()), { 1, 2 }, "order_set:all()")
+  check(alice.order_set:count(), 2, "order_set:count()")
+  check(pks(alice.order_set:filter { qty__gt = 4 }), { 2 }, "order_set:filter")
+  check(Customer.objects:get { pk = 2 }.order_set:first().pk, 3, "order_set:first")
+  local made = alice.order_set:create { title = "via reverse" }
+  check(made.customer_id, 1, "reverse create sets the key")
+  check(alice.order_set:count(), 3, "reverse create")
+  local ann = Author.objects:get { name = "Ann" }
+  check(pks(ann.edited_books:all()), { 1 }, "related_name")
+  local ok = pcall(function() return ann.book_set end)
+  -- ann.book_set is the reverse of the many-to-many (no related_name there)
+  check(ok, true, "reverse many-to-many accessor")
+"#,
+    );
+    assert_eq!(
+        p.scalar("SELECT customer_id FROM shop_order WHERE title = 'via reverse'"),
+        "1"
+    );
+}
+
+#[test]
+fn many_to_many_add_remove_clear_set_all() {
+    let p = checked(
+        r#"
+  local b1 = Book.objects:get { pk = 1 }
+  local ann, ben, cy = Author.objects:get { pk = 1 }, Author.objects:get { pk = 2 }, Author.objects:get { pk = 3 }
+  check(b1.authors:count(), 0, "empty")
+  b1.authors:add(ann, ben)
+  check(pks(b1.authors:all()), { 1, 2 }, "add")
+  b1.authors:add(ann)
+  check(b1.authors:count(), 2, "adding twice keeps one link")
+  b1.authors:remove(ann)
+  check(pks(b1.authors:all()), { 2 }, "remove")
+  b1.authors:add(3)
+  check(pks(b1.authors:all()), { 2, 3 }, "add by key")
+  check(pks(b1.authors:filter { name = "Cy" }), { 3 }, "filter on the manager")
+  b1.authors:clear()
+  check(b1.authors:count(), 0, "clear")
+  b1.authors:set({ ann, cy })
+  check(pks(b1.authors:all()), { 1, 3 }, "set")
+  local b2 = Book.objects:get { pk = 2 }
+  b2.authors:add(cy)
+  check(pks(cy.book_set:all()), { 1, 2 }, "reverse many-to-many")
+"#,
+    );
+    assert_eq!(
+        col(
+            &p,
+            "SELECT book_id, author_id FROM shop_book_authors ORDER BY book_id, author_id"
+        ),
+        vec!["1|1", "1|3", "2|3"]
+    );
+}
+
+#[test]
+fn auto_now_and_auto_now_add() {
+    let p = checked(
+        r#"
+  local s = Stamp.objects:create { label = "a" }
+  assert(type(s.created) == "string" and s.created:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d"), "created: " .. tostring(s.created))
+  assert(type(s.updated) == "string", "updated set")
+  Stamp.objects:filter { pk = s.pk }:update { created = "2000-01-01T00:00:00Z", updated = "2000-01-01T00:00:00Z" }
+  local again = Stamp.objects:get { pk = s.pk }
+  again.label = "b"
+  again:save()
+  local fresh = Stamp.objects:get { pk = s.pk }
+  check(fresh.created:sub(1, 10), "2000-01-01", "auto_now_add kept on update")
+  assert(fresh.updated:sub(1, 4) ~= "2000", "auto_now refreshed on save: " .. fresh.updated)
+  note("year", fresh.updated:sub(1, 2))
+"#,
+    );
+    assert_eq!(notes(&p), vec!["year=20"]);
+    let created = p.scalar("SELECT created FROM shop_stamp");
+    assert!(created.starts_with("2000-01-01 00:00:00"), "{created}");
+    let updated = p.scalar("SELECT updated FROM shop_stamp");
+    assert!(
+        !updated.starts_with("2000") && updated.len() >= 19,
+        "{updated}"
+    );
+}
+
+#[test]
+fn defaults_values_and_lua_functions_on_create() {
+    let p = checked(
+        r#"
+  local a = Ticket.objects:create {}
+  local b = Ticket.objects:create { status = "open" }
+  local c = Ticket { priority = 1 }
+  check(c.status, "new", "default on an unsaved instance")
+  c:save()
+  check(a.status, "new", "value default")
+  check(a.priority, 3, "integer default")
+  check(b.status, "open", "given value wins")
+  assert(a.token ~= b.token and b.token ~= c.token and a.token ~= c.token, "function default called per row")
+  local objs = Ticket.objects:bulk_create({ {}, {}, {} })
+  check(#objs, 3, "bulk")
+"#,
+    );
+    assert_eq!(
+        p.scalar("SELECT count(DISTINCT token) FROM shop_ticket"),
+        "6"
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM shop_ticket WHERE length(token) = 32"),
+        "6"
+    );
+    assert_eq!(
+        col(
+            &p,
+            "SELECT status, priority FROM shop_ticket ORDER BY id LIMIT 3"
+        ),
+        vec!["new|3", "open|3", "new|1"]
+    );
+}
+
+#[test]
+fn unknown_fields_are_errors_naming_model_and_fields_everywhere() {
+    let p = checked(
+        r#"
+  local o = Order.objects:get { pk = 1 }
+  local attempts = {
+    read = function() return o.nope end,
+    write = function() o.nope = 1 end,
+    filter = function() return Order.objects:filter { nope = 1 }:count() end,
+    exclude = function() return Order.objects:exclude { nope = 1 }:list() end,
+    get = function() return Order.objects:get { nope = 1 } end,
+    create = function() return Order.objects:create { title = "t", nope = 1 } end,
+    new = function() return Order { nope = 1 } end,
+    order_by = function() return Order.objects:order_by("-nope"):list() end,
+    values = function() return Order.objects:values("nope"):list() end,
+    values_list = function() return Order.objects:values_list("nope", { flat = true }):list() end,
+    update = function() return Order.objects:update { nope = 1 } end,
+    update_fields = function() o:save { update_fields = { "nope" } } end,
+    traversal = function() return Order.objects:filter { customer__nope = 1 }:count() end,
+    F = function() return Order.objects:update { qty = F("nope") } end,
+  }
+  local names = {}
+  for name in pairs(attempts) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local ok, e = pcall(attempts[name])
+    assert(not ok, name .. ": an unknown field must be an error")
+    local msg = tostring(e)
+    assert(msg:find("nope", 1, true), name .. ": names the field: " .. msg)
+    if name == "traversal" then
+      assert(msg:find("Customer", 1, true) and msg:find("city", 1, true), name .. ": names Customer and its fields: " .. msg)
+    else
+      assert(msg:find("Order", 1, true), name .. ": names the model: " .. msg)
+      assert(msg:find("title", 1, true) and msg:find("qty", 1, true) and msg:find("customer", 1, true),
+        name .. ": lists the fields: " .. msg)
+    end
+    note(name, type(e) == "table" and e.kind or "string")
+  end
+"#,
+    );
+    assert_eq!(notes(&p).len(), 14);
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM shop_order"),
+        "5",
+        "nothing was written"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn values_integers_floats_booleans_text() {
+    let p = checked(
+        r#"
+  local t = Thing.objects:create { i = 42, f = 2.5, b = true, t = "héllo\nworld" }
+  local r = Thing.objects:get { pk = t.pk }
+  check(math.type(r.i), "integer", "integer type")
+  check(r.i, 42, "integer")
+  check(math.type(r.f), "float", "float type")
+  check(r.f, 2.5, "float")
+  check(r.b, true, "boolean true")
+  check(r.t, "héllo\nworld", "text")
+  local z = Thing.objects:create { i = -9007199254740993, f = 3, b = false, t = "" }
+  local rz = Thing.objects:get { pk = z.pk }
+  check(rz.i, -9007199254740993, "large integer exact")
+  check(math.type(rz.f), "float", "float field from an integer")
+  check(rz.b, false, "boolean false")
+  check(rz.t, "", "empty text")
+  check(Thing.objects:filter { b = true }:count(), 1, "filter on boolean")
+  local ok = pcall(function() return Thing.objects:create { b = "yes" } end)
+  check(ok, false, "a string in a BooleanField is an error")
+  local ok2 = pcall(function() return Thing.objects:create { i = "12x" } end)
+  check(ok2, false, "a non-number in an IntegerField is an error")
+"#,
+    );
+    assert_eq!(
+        col(&p, "SELECT i, f, b, t FROM shop_thing ORDER BY id"),
+        vec!["42|2.5|1|héllo\nworld", "-9007199254740993|3|0|"]
+    );
+}
+
+#[test]
+fn values_decimals_are_exact() {
+    let p = checked(
+        r#"
+  local banana = Order.objects:get { pk = 3 }
+  check(decimal.is_decimal(banana.price), true, "a luamig.decimal")
+  check(tostring(banana.price), "0.30", "scale kept")
+  check(tostring(Order.objects:get { pk = 4 }.price), "10.00", "10.00")
+  local total = decimal.new("0")
+  for o in Order.objects:all() do total = total + o.price end
+  check(tostring(total), "17.05", "sum is exact")
+  check(decimal.new("0.1") + decimal.new("0.2") == decimal.new("0.3"), true, "0.1 + 0.2 == 0.3")
+  check(banana.price * 3 == decimal.new("0.9"), true, "multiply by an integer")
+  check(banana.price < decimal.new("0.31"), true, "comparison")
+  -- strings and integers are accepted on write, floats are not
+  local t = Thing.objects:create { d = "12.346" }
+  check(tostring(Thing.objects:get { pk = t.pk }.d), "12.35", "rounded to decimal_places")
+  local t2 = Thing.objects:create { d = 7 }
+  check(tostring(Thing.objects:get { pk = t2.pk }.d), "7.00", "integer written")
+  local t3 = Thing.objects:create { d = decimal.new("0.1") + decimal.new("0.2") }
+  check(tostring(Thing.objects:get { pk = t3.pk }.d), "0.30", "decimal written")
+  local ok, e = pcall(function() return Thing.objects:create { d = 0.3 } end)
+  check(ok, false, "a float in a DecimalField is an error")
+  note("float", tostring(e))
+  local ok2 = pcall(function() banana.price = 0.5; banana:save() end)
+  check(ok2, false, "a float assigned then saved is an error")
+  local ok3 = pcall(function() return Order.objects:filter { pk = 1 }:update { price = 0.5 } end)
+  check(ok3, false, "a float in update is an error")
+  Order.objects:filter { pk = 1 }:update { price = F("price") + decimal.new("0.05") }
+  check(tostring(Order.objects:get { pk = 1 }.price), "1.55", "decimal F arithmetic")
+"#,
+    );
+    let msg = notes(&p).join("");
+    assert!(msg.contains("float"), "{msg}");
+    assert_eq!(p.scalar("SELECT count(*) FROM shop_thing"), "3");
+    assert_eq!(
+        p.scalar("SELECT price FROM shop_order WHERE id = 1"),
+        "1.55"
+    );
+}
+
+#[test]
+fn values_dates_datetimes_times() {
+    let p = checked(
+        r#"
+  local a = Thing.objects:create { day = "2024-02-29", at = "2024-03-01T12:30:00Z", clock = "13:45:00" }
+  local b = Thing.objects:create { day = "2023-12-31", at = "2024-03-01T14:30:00+02:00", clock = "08:00:00" }
+  local ra, rb = Thing.objects:get { pk = a.pk }, Thing.objects:get { pk = b.pk }
+  check(ra.day, "2024-02-29", "date")
+  check(ra.clock, "13:45:00", "time")
+  assert(ra.at == "2024-03-01T12:30:00Z" or ra.at == "2024-03-01T12:30:00+00:00", "datetime in UTC: " .. tostring(ra.at))
+  check(rb.at, ra.at, "an offset is converted to UTC")
+  check(pks(Thing.objects:filter { day__gte = "2024-01-01" }), { a.pk }, "date comparison")
+  check(pks(Thing.objects:filter { day__range = { "2023-12-01", "2023-12-31" } }), { b.pk }, "date range")
+  check(pks(Thing.objects:filter { at = "2024-03-01T12:30:00Z" }), { a.pk, b.pk }, "datetime equality")
+  check(pks(Thing.objects:filter { clock__lt = "12:00:00" }), { b.pk }, "time comparison")
+"#,
+    );
+    assert_eq!(
+        col(&p, "SELECT day, clock FROM shop_thing ORDER BY id"),
+        vec!["2024-02-29|13:45:00", "2023-12-31|08:00:00"]
+    );
+    // Django's SQLite form: naive UTC text with a space
+    assert_eq!(
+        col(&p, "SELECT at FROM shop_thing ORDER BY id"),
+        vec!["2024-03-01 12:30:00", "2024-03-01 12:30:00"]
+    );
+}
+
+#[test]
+fn values_uuids() {
+    let p = checked(
+        r#"
+  local t = Thing.objects:create { u = "6F1A2B3C-4D5E-4F60-8A7B-9C0D1E2F3A4B" }
+  local r = Thing.objects:get { pk = t.pk }
+  check(r.u, "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b", "lowercase hyphenated")
+  check(Thing.objects:filter { u = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b" }:count(), 1, "filter by hyphenated uuid")
+  check(Thing.objects:filter { u = "6f1a2b3c4d5e4f608a7b9c0d1e2f3a4b" }:count(), 1, "filter by plain hex")
+  local ok = pcall(function() return Thing.objects:create { u = "not-a-uuid" } end)
+  check(ok, false, "not a UUID")
+"#,
+    );
+    assert_eq!(
+        p.scalar("SELECT u FROM shop_thing"),
+        "6f1a2b3c4d5e4f608a7b9c0d1e2f3a4b"
+    );
+    assert_eq!(p.scalar("SELECT count(*) FROM shop_thing"), "1");
+}
+
+#[test]
+fn values_json_tables() {
+    let p = checked(
+        r#"
+  local t = Thing.objects:create { j = { name = "x", tags = { "a", "b" }, n = 3, ok = true, nested = { deep = { 1.5 } } } }
+  local r = Thing.objects:get { pk = t.pk }
+  check(type(r.j), "table", "a table")
+  check(r.j.name, "x", "string member")
+  check(r.j.tags, { "a", "b" }, "array member")
+  check(r.j.n, 3, "number member")
+  check(r.j.ok, true, "boolean member")
+  check(r.j.nested.deep[1], 1.5, "nested")
+  local l = Thing.objects:create { j = { 1, 2, 3 } }
+  check(Thing.objects:get { pk = l.pk }.j, { 1, 2, 3 }, "a JSON array")
+"#,
+    );
+    let stored = p.scalar("SELECT j FROM shop_thing ORDER BY id LIMIT 1");
+    let v: serde_json::Value =
+        serde_json::from_str(&stored).unwrap_or_else(|e| panic!("stored JSON {stored}: {e}"));
+    assert_eq!(v["tags"], serde_json::json!(["a", "b"]));
+    assert_eq!(v["nested"]["deep"][0], serde_json::json!(1.5));
+    assert_eq!(
+        p.scalar("SELECT j FROM shop_thing ORDER BY id DESC LIMIT 1")
+            .replace(' ', ""),
+        "[1,2,3]"
+    );
+}
+
+#[test]
+fn values_null_is_nil_on_read_and_models_null_on_write() {
+    let p = checked(
+        r#"
+  local t = Thing.objects:create { i = 1, t = "x", u = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b" }
+  local r = Thing.objects:get { pk = t.pk }
+  check(r.f, nil, "unset float reads nil")
+  check(r.d, nil, "NULL decimal reads nil")
+  check(r.j, nil, "NULL json reads nil")
+  r.t = NULL
+  r:save()
+  check(Thing.objects:get { pk = t.pk }.t, nil, "models.NULL written by save")
+  Thing.objects:filter { pk = t.pk }:update { i = NULL }
+  check(Thing.objects:get { pk = t.pk }.i, nil, "models.NULL written by update")
+  local n = Thing.objects:create { t = NULL, u = NULL }
+  check(Thing.objects:get { pk = n.pk }.t, nil, "models.NULL in create")
+  check(Thing.objects:filter { t__isnull = true }:count(), 2, "both NULL")
+"#,
+    );
+    assert_eq!(
+        col(&p, "SELECT i, t, u, d, j FROM shop_thing ORDER BY id"),
+        vec![
+            "NULL|NULL|6f1a2b3c4d5e4f608a7b9c0d1e2f3a4b|NULL|NULL",
+            "NULL|NULL|NULL|NULL|NULL"
+        ]
+    );
+}
+
+#[test]
+fn values_are_bound_never_spliced_into_sql() {
+    let p = checked(
+        r#"
+  local evil = "'); DROP TABLE shop_customer; --"
+  local o = Order.objects:create { title = evil }
+  check(Order.objects:get { pk = o.pk }.title, evil, "read back as written")
+  check(Order.objects:filter { title = evil }:count(), 1, "filter with it")
+  check(Order.objects:filter { title__contains = "DROP TABLE" }:count(), 1, "contains with it")
+  Customer.objects:filter { name = evil }:update { city = evil }
+  check(Customer.objects:count(), 3, "customers intact")
+"#,
+    );
+    assert_eq!(
+        p.scalar("SELECT title FROM shop_order WHERE id = 6"),
+        "'); DROP TABLE shop_customer; --"
+    );
+    assert!(p.tables().contains(&"shop_customer".to_string()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// More: placeholders, ordering option, ordered iterators, relations to non-integer keys
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn schema_editor_percent_signs_follow_django() {
+    let p = checked(
+        r#"
+  -- with parameters, %% is a literal %; without, the SQL is sent as written
+  schema_editor:execute("INSERT INTO obs (k, v) VALUES (%s, '100%%')", { "with params" })
+  schema_editor:execute("INSERT INTO obs (k, v) VALUES ('without params', '50%')")
+  local rows = schema_editor:query("SELECT count(*) AS n FROM shop_order WHERE title LIKE 'Apple%'")
+  check(rows[1].n, 2, "LIKE without params")
+  local rows2 = schema_editor:query("SELECT count(*) AS n FROM shop_order WHERE title LIKE %s", { "%pie" })
+  check(rows2[1].n, 2, "pattern as a parameter")
+"#,
+    );
+    assert_eq!(notes(&p), vec!["with params=100%", "without params=50%"]);
+}
+
+#[test]
+fn model_ordering_option_is_the_default_order() {
+    checked(
+        r#"
+  Ranked.objects:bulk_create { { name = "b" }, { name = "d" }, { name = "a" }, { name = "c" } }
+  local names = {}
+  for _, r in ipairs(Ranked.objects:all():list()) do names[#names + 1] = r.name end
+  check(names, { "d", "c", "b", "a" }, "Meta ordering -name")
+  check(Ranked.objects:first().name, "d", "first follows ordering")
+  check(Ranked.objects:last().name, "a", "last follows ordering")
+  names = {}
+  for _, r in ipairs(Ranked.objects:order_by("name"):list()) do names[#names + 1] = r.name end
+  check(names, { "a", "b", "c", "d" }, "order_by overrides")
+  names = {}
+  for r in Ranked.objects:iterator(3) do names[#names + 1] = r.name end
+  check(names, { "d", "c", "b", "a" }, "iterator follows ordering")
+"#,
+    );
+}
+
+#[test]
+fn ordered_iterators_do_not_skip_rows_updated_inside_the_loop() {
+    // Django streams one query; rows leaving the filter during the loop are not skipped.
+    let p = checked(
+        r#"
+  local list = {}
+  for i = 1, 10 do list[i] = { name = string.format("n%02d", i) } end
+  Ranked.objects:bulk_create(list)
+  local seen = 0
+  for r in Ranked.objects:filter { done = false }:iterator(3) do
+    seen = seen + 1
+    r.done = true
+    r:save()
+  end
+  check(seen, 10, "Meta-ordered model: every row once")
+  Ranked.objects:update { done = false }
+  seen = 0
+  for r in Ranked.objects:filter { done = false }:order_by("name"):iterator(3) do
+    seen = seen + 1
+    r.done = true
+    r:save()
+  end
+  check(seen, 10, "order_by: every row once")
+"#,
+    );
+    assert_eq!(
+        p.scalar("SELECT count(*) FROM shop_ranked WHERE done = 1"),
+        "10"
+    );
+}
+
+#[test]
+fn update_and_filter_take_instances_for_foreign_keys() {
+    let p = checked(
+        r#"
+  local bob = Customer.objects:get { name = "Bob" }
+  check(Order.objects:filter { pk__in = { 4, 5 } }:update { customer = bob }, 2, "update with an instance")
+  check(pks(Order.objects:filter { customer = bob }), { 3, 4, 5 }, "filter with an instance")
+  check(pks(Order.objects:filter { customer__in = { bob } }), { 3, 4, 5 }, "in with instances")
+"#,
+    );
+    assert_eq!(
+        col(
+            &p,
+            "SELECT id FROM shop_order WHERE customer_id = 2 ORDER BY id"
+        ),
+        vec!["3", "4", "5"]
+    );
+}
+
+#[test]
+fn uuid_primary_keys_and_foreign_keys_to_them() {
+    let p = checked(
+        r#"
+  local tag = Tag.objects:create { label = "red" }
+  assert(type(tag.pk) == "string" and tag.pk:match("^%x+%-%x+%-%x+%-%x+%-%x+$"), "hyphenated pk: " .. tostring(tag.pk))
+  check(Tag.objects:get { pk = tag.pk }.label, "red", "get by uuid pk")
+  local post = Post.objects:create { title = "p", tag = tag }
+  check(post.tag_id, tag.pk, "raw key is the uuid")
+  check(Post.objects:get { pk = post.pk }.tag.label, "red", "related row through a uuid key")
+  check(Post.objects:filter { tag = tag }:count(), 1, "filter by instance")
+  check(Post.objects:filter { tag__label = "red" }:count(), 1, "join on a uuid key")
+  check(tag.post_set:count(), 1, "reverse manager")
+  local other = Tag.objects:create { label = "blue" }
+  local again = Post.objects:get { pk = post.pk }
+  again.tag = other
+  again:save()
+  check(Post.objects:filter { tag__label = "blue" }:count(), 1, "saved through a uuid key")
+"#,
+    );
+    let tag_id = p.scalar("SELECT id FROM shop_tag WHERE label = 'blue'");
+    assert_eq!(
+        tag_id.len(),
+        32,
+        "uuid primary key stored as 32 hex chars: {tag_id}"
+    );
+    assert_eq!(
+        p.scalar("SELECT tag_id FROM shop_post"),
+        tag_id,
+        "foreign key column holds the same form as the key"
+    );
+}
+
+#[test]
+fn in_with_a_queryset_is_a_subquery_or_an_error_never_silently_empty() {
+    let p = checked(
+        r#"
+  local paris = Customer.objects:filter { city__iexact = "paris" }
+  local ok, res = pcall(function() return pks(Order.objects:filter { customer__in = paris }) end)
+  if ok then
+    check(res, { 1, 2, 4 }, "customer__in = queryset")
+    note("in", "subquery")
+  else
+    note("in", "error")
+  end
+"#,
+    );
+    assert_eq!(notes(&p).len(), 1);
+}
