@@ -10,7 +10,6 @@ Prints one line per measurement: workload, backend, size, wall seconds, rows/s, 
 """
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -21,10 +20,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEAD = 'local migrations = require("luamig.migrations")\nlocal models = require("luamig.models")\n'
 
 
-def binary():
-    path = os.path.join(ROOT, "target", "release", "luamig")
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    return path
+def binary(debug):
+    profile = "debug" if debug else "release"
+    subprocess.run(["cargo", "build", "--quiet"] + ([] if debug else ["--release"]), cwd=ROOT, check=True)
+    return os.path.join(ROOT, "target", profile, "luamig")
 
 
 class Database:
@@ -55,17 +54,18 @@ class Database:
 
 
 def run(luamig, folder, db, args):
-    """Runs luamig; returns (wall seconds, peak RSS in MB of this child)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
+    """Runs luamig; returns (wall seconds, peak RSS of that process in MB)."""
     env = dict(os.environ, DATABASE_URL=db.url())
-    proc = subprocess.run([luamig] + args, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    start = time.perf_counter()
+    proc = subprocess.Popen([luamig] + args, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # wait4 gives this child's own rusage (ru_maxrss in KiB on Linux).
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    stderr = proc.stderr.read()
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        sys.exit("luamig %s failed:\n%s" % (" ".join(args), proc.stderr))
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the maximum over all of them: report it only when it grew.
-    return wall, max(peak, before) / 1024.0
+        sys.exit("luamig %s failed:\n%s" % (" ".join(args), stderr))
+    return wall, usage.ru_maxrss / 1024.0
 
 
 def write(folder, rel, text):
@@ -235,8 +235,9 @@ def main():
     p.add_argument("--migrations", type=int, default=1000)
     p.add_argument("--rows", type=int, default=100000)
     p.add_argument("--memory-rows", type=int, nargs="*", default=[], help="extra slug-backfill sizes for the memory comparison")
+    p.add_argument("--debug", action="store_true", help="use the debug build (a quick smoke run, as CI does)")
     args = p.parse_args()
-    luamig = binary()
+    luamig = binary(args.debug)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     for backend in backends:
         bench_planning(luamig, backend, args.migrations)

@@ -122,9 +122,20 @@ impl Env {
         self.dir.path()
     }
 
-    /// Copies a scenario folder (like `spec/orders_customers`) into the project folder.
+    /// Copies a scenario folder (like `spec/orders_customers`) into the project folder:
+    /// its `migrations/` folder and `luamig.lua` if present.
     pub fn copy_from(&self, src: &Path) {
-        for entry in walkdir::WalkDir::new(src) {
+        let wanted = |rel: &Path| {
+            rel.starts_with("migrations")
+                || rel == Path::new("luamig.lua")
+                || rel.as_os_str().is_empty()
+        };
+        for entry in walkdir::WalkDir::new(src).into_iter().filter_entry(|e| {
+            e.path()
+                .strip_prefix(src)
+                .map(|r| wanted(r) || r.starts_with("migrations"))
+                .unwrap_or(false)
+        }) {
             let entry = entry.expect("walk");
             let rel = entry.path().strip_prefix(src).expect("prefix");
             let dest = self.dir.path().join(rel);
