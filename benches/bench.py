@@ -54,18 +54,29 @@ class Database:
 
 
 def run(luamig, folder, db, args):
-    """Runs luamig; returns (wall seconds, peak RSS of that process in MB)."""
+    """Runs luamig; returns (wall seconds, peak RSS of that process in MB).
+
+    The peak is read from /proc/<pid>/status (VmHWM, the high-water mark of the process's own
+    memory since exec) while it runs: rusage's ru_maxrss would also count the parent's
+    memory at fork time."""
     env = dict(os.environ, DATABASE_URL=db.url())
     start = time.perf_counter()
     proc = subprocess.Popen([luamig] + args, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    # wait4 gives this child's own rusage (ru_maxrss in KiB on Linux).
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak_kb = 0
+    while proc.poll() is None:
+        try:
+            with open("/proc/%d/status" % proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak_kb = max(peak_kb, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+        time.sleep(0.005)
     wall = time.perf_counter() - start
     stderr = proc.stderr.read()
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.exit("luamig %s failed:\n%s" % (" ".join(args), stderr))
-    return wall, usage.ru_maxrss / 1024.0
+    return wall, peak_kb / 1024.0
 
 
 def write(folder, rel, text):
