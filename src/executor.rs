@@ -319,20 +319,13 @@ impl<'p> Executor<'p> {
         backwards: bool,
     ) -> Result<ProjectState> {
         let mut editor = SchemaEditor::new(self.db.clone(), false);
-        let host = RunLuaHost {
-            lua: &self.project.vm.lua,
-            db: self.db.clone(),
-        };
+        let host = self.lua_host();
         let allow = |model: Option<&str>, hints: &Hints| {
             self.router
                 .allow_migrate(&self.db.alias, &m.key.app, model, hints)
         };
         let steps = operation_states(m, state)?;
-        let order: Vec<usize> = if backwards {
-            (0..steps.len()).rev().collect()
-        } else {
-            (0..steps.len()).collect()
-        };
+        let order = step_order(steps.len(), backwards);
         for (done, i) in order.into_iter().enumerate() {
             let (op, before, after) = &steps[i];
             let mut cx = OperationContext {
@@ -486,6 +479,13 @@ impl<'p> Executor<'p> {
         Ok(found_any)
     }
 
+    fn lua_host(&self) -> RunLuaHost<'p> {
+        RunLuaHost {
+            lua: &self.project.vm.lua,
+            db: self.db.clone(),
+        }
+    }
+
     /// The SQL a migration would run (sqlmigrate): the same operations, collected.
     pub fn collect_sql(&self, key: &NodeKey, backwards: bool) -> Result<Vec<String>> {
         let m = self.migration(key)?;
@@ -500,20 +500,13 @@ impl<'p> Executor<'p> {
             apply_state(self.migration(&k)?, &mut before)?;
         }
         let mut editor = SchemaEditor::new(self.db.clone(), true);
-        let host = RunLuaHost {
-            lua: &self.project.vm.lua,
-            db: self.db.clone(),
-        };
+        let host = self.lua_host();
         let allow = |model: Option<&str>, hints: &Hints| {
             self.router
                 .allow_migrate(&self.db.alias, &m.key.app, model, hints)
         };
         let steps = operation_states(m, before)?;
-        let order: Vec<usize> = if backwards {
-            (0..steps.len()).rev().collect()
-        } else {
-            (0..steps.len()).collect()
-        };
+        let order = step_order(steps.len(), backwards);
         let mut out = Vec::new();
         if m.atomic {
             out.push("BEGIN;".to_string());
@@ -546,6 +539,15 @@ impl<'p> Executor<'p> {
             out.push("COMMIT;".to_string());
         }
         Ok(out)
+    }
+}
+
+/// Operation indexes in the order they run: last to first when unapplying.
+fn step_order(len: usize, backwards: bool) -> Vec<usize> {
+    if backwards {
+        (0..len).rev().collect()
+    } else {
+        (0..len).collect()
     }
 }
 

@@ -35,6 +35,19 @@ pub struct Rows {
     pub rows: Vec<Vec<Value>>,
 }
 
+impl Rows {
+    /// The first column of every row that holds text (names from catalog queries).
+    pub fn first_column_text(self) -> Vec<String> {
+        self.rows
+            .into_iter()
+            .filter_map(|r| match r.into_iter().next() {
+                Some(Value::Text(t)) => Some(t),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// What a backend must provide. SQL reaching these methods already uses the backend's own
 /// placeholders; [`Database`] translates Django-style `%s`.
 pub trait Connection {

@@ -373,14 +373,7 @@ impl Connection for PostgresConnection {
             "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
             &[],
         )?;
-        Ok(rows
-            .rows
-            .into_iter()
-            .filter_map(|r| match r.into_iter().next() {
-                Some(Value::Text(t)) => Some(t),
-                _ => None,
-            })
-            .collect())
+        Ok(rows.first_column_text())
     }
 
     fn column_names(&mut self, table: &str) -> std::result::Result<Vec<String>, String> {
@@ -388,14 +381,7 @@ impl Connection for PostgresConnection {
             "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
             &[Value::Text(table.to_string())],
         )?;
-        Ok(rows
-            .rows
-            .into_iter()
-            .filter_map(|r| match r.into_iter().next() {
-                Some(Value::Text(t)) => Some(t),
-                _ => None,
-            })
-            .collect())
+        Ok(rows.first_column_text())
     }
 
     fn placeholder(&self, n: usize) -> String {

@@ -110,14 +110,7 @@ impl Connection for SqliteConnection {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
             &[],
         )?;
-        Ok(rows
-            .rows
-            .into_iter()
-            .filter_map(|r| match r.into_iter().next() {
-                Some(Value::Text(t)) => Some(t),
-                _ => None,
-            })
-            .collect())
+        Ok(rows.first_column_text())
     }
 
     fn column_names(&mut self, table: &str) -> Result<Vec<String>, String> {
@@ -125,14 +118,7 @@ impl Connection for SqliteConnection {
             "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
             &[Value::Text(table.to_string())],
         )?;
-        Ok(rows
-            .rows
-            .into_iter()
-            .filter_map(|r| match r.into_iter().next() {
-                Some(Value::Text(t)) => Some(t),
-                _ => None,
-            })
-            .collect())
+        Ok(rows.first_column_text())
     }
 
     fn placeholder(&self, _n: usize) -> String {

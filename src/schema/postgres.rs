@@ -255,13 +255,6 @@ impl SchemaEditor {
                 Value::Text(code.into()),
             ],
         )?;
-        Ok(rows
-            .rows
-            .into_iter()
-            .filter_map(|r| match r.into_iter().next() {
-                Some(Value::Text(t)) => Some(t),
-                _ => None,
-            })
-            .collect())
+        Ok(rows.first_column_text())
     }
 }
