@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use mlua::{Function, Lua, Table, Value as LuaValue};
+use mlua::{Function, Table, Value as LuaValue};
 
 use crate::error::{Error, Result};
 use crate::fields::{
@@ -422,7 +422,6 @@ impl Decoder {
                 o.other.insert(k, shown);
             }
         }
-        let _ = &self.null;
         Ok(o)
     }
 }
@@ -571,11 +570,3 @@ fn describe(v: &LuaValue) -> String {
         other => format!("a {}", other.type_name()),
     }
 }
-
-/// Used by callers that need to know a Lua function is `RunLua.noop`.
-pub fn is_same_function(a: &Function, b: &Function) -> bool {
-    a == b
-}
-
-#[allow(dead_code)]
-fn _lua_marker(_: &Lua) {}

@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use mlua::{Function, Lua, Table, Value as LuaValue};
+use mlua::{Lua, Table, Value as LuaValue};
 
 use crate::db::{Database, Vendor, quote_name};
 use crate::fields::{FieldDefault, FieldKind, ModelKey, OnDelete};
@@ -752,6 +752,3 @@ fn link_rows(
         other => Err(rt(format!("unknown link operation {other}"))),
     }
 }
-
-#[allow(dead_code)]
-fn _unused(_: Function) {}
