@@ -88,31 +88,9 @@ fn relative_to(path: &Path, base: &Path) -> PathBuf {
         .unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// App folders directly under the migrations folder (not starting with `_` or `.`), sorted.
-pub fn app_folders(dir: &Path) -> Result<Vec<String>> {
-    if !dir.is_dir() {
-        return Ok(Vec::new());
-    }
-    let mut apps = Vec::new();
-    for entry in walkdir::WalkDir::new(dir)
-        .min_depth(1)
-        .max_depth(1)
-        .sort_by_file_name()
-    {
-        let entry = entry.map_err(|e| Error::File {
-            path: dir.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        let name = entry.file_name().to_string_lossy().to_string();
-        if entry.file_type().is_dir() && !name.starts_with('_') && !name.starts_with('.') {
-            apps.push(name);
-        }
-    }
-    Ok(apps)
-}
-
-/// `*.lua` files directly in an app folder, not starting with `_` or `.`: (stem, path), sorted.
-pub fn migration_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+/// Entries directly in `dir` whose names do not start with `_` or `.`, sorted by name:
+/// (name, path, is a folder).
+fn visible_entries(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>> {
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(dir)
         .min_depth(1)
@@ -124,14 +102,35 @@ pub fn migration_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
             reason: e.to_string(),
         })?;
         let name = entry.file_name().to_string_lossy().to_string();
-        if !entry.file_type().is_file() || name.starts_with('_') || name.starts_with('.') {
-            continue;
-        }
-        if let Some(stem) = name.strip_suffix(".lua") {
-            out.push((stem.to_string(), entry.path().to_path_buf()));
+        if !name.starts_with('_') && !name.starts_with('.') {
+            out.push((name, entry.path().to_path_buf(), entry.file_type().is_dir()));
         }
     }
     Ok(out)
+}
+
+/// App folders directly under the migrations folder (not starting with `_` or `.`), sorted.
+pub fn app_folders(dir: &Path) -> Result<Vec<String>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    Ok(visible_entries(dir)?
+        .into_iter()
+        .filter(|(_, _, is_dir)| *is_dir)
+        .map(|(n, _, _)| n)
+        .collect())
+}
+
+/// `*.lua` files directly in an app folder, not starting with `_` or `.`: (stem, path), sorted.
+pub fn migration_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    Ok(visible_entries(dir)?
+        .into_iter()
+        .filter(|(_, path, is_dir)| !is_dir && path.is_file())
+        .filter_map(|(name, path, _)| {
+            name.strip_suffix(".lua")
+                .map(|stem| (stem.to_string(), path))
+        })
+        .collect())
 }
 
 fn load_settings(source: &SettingsSource) -> Result<(Settings, LuaVm)> {

@@ -27,32 +27,9 @@ pub struct Env {
     pg_name: Option<String>,
 }
 
-/// Output of one run of the binary.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn ok(self) -> Run {
-        assert_eq!(
-            self.code, 0,
-            "luamig failed\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-    pub fn fails(self) -> Run {
-        assert_eq!(
-            self.code, 1,
-            "expected exit 1\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        assert!(self.stderr.starts_with("error: "), "{}", self.stderr);
-        self
-    }
-}
+#[path = "../run/mod.rs"]
+mod run;
+pub use run::Run;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
