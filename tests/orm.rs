@@ -530,6 +530,72 @@ fn get_or_create_existing_and_new_with_defaults(env: &Env) {
     assert_eq!(env.scalar("SELECT count(*) FROM shop_order"), "6");
 }
 
+/// `get{name = value}` on a bare manager takes a compiled statement cached per model and
+/// names; every other shape of lookup, and every kind of value, must give what the general
+/// path gives.
+fn get_with_plain_lookups_matches_the_general_path(env: &Env) {
+    checked(
+        env,
+        r#"
+  check(Customer.objects:get { name = "Bob", city = "London" }.pk, 2, "two names")
+  check(Customer.objects:get { city = "London", name = "Bob" }.pk, 2, "same names, other order")
+  check(Customer.objects:get { city = "paris" }.name, "Carol", "case kept")
+  local alice = Customer.objects:get { pk = 1 }
+  check(Order.objects:filter { customer = alice }:count(), 2, "instance in a filter")
+  check(Order.objects:get { customer = Customer.objects:get { pk = 2 } }.title, "Banana", "instance value")
+  check(Order.objects:get { customer_id = 2 }.title, "Banana", "attname")
+  check(Order.objects:get { customer = NULL }.title, "Date", "NULL is IS NULL")
+  check(Order.objects:get { customer = Customer.new { name = "unsaved" } }.title, "Date", "unsaved instance is NULL")
+  check(Order.objects:get { title = "Banana", qty = 1 }.pk, 3, "text and integer")
+  check(Ranked.objects:get_or_create { name = "r1" }.name, "r1", "ordered model")
+  local o, created = Order.objects:get_or_create { customer = alice, title = "Apple pie" }
+  check(created, false, "get_or_create with an instance")
+  check(o.pk, 1, "found by instance")
+  local n, made = Order.objects:get_or_create { customer = alice, title = "Plum" }
+  check(made, true, "created with an instance")
+  check(n.customer_id, 1, "the instance becomes the key")
+  raises("DoesNotExist", function() return Customer.objects:get { name = "Bob", city = "Paris" } end)
+  local m = raises("MultipleObjectsReturned", function() return Order.objects:get_or_create { customer = alice } end)
+  contains(m.message, "it returned 3", "counted")
+  local f = raises("FieldError", function() return Customer.objects:get { nmae = "Bob" } end)
+  contains(f.message, "has no field named 'nmae'", "unknown field")
+  local v = raises("ValueError", function() return Customer.objects:get { pk = "one" } end)
+  contains(v.message, "id", "bad value names the field")
+  check(Book.objects:get { pk = 1 }.editor.name, "Ann", "foreign key follows by key")
+"#,
+    );
+    assert_eq!(
+        col(
+            env,
+            "SELECT title, customer_id FROM shop_order WHERE title = 'Plum'"
+        ),
+        vec!["Plum|1"]
+    );
+}
+
+/// MultipleObjectsReturned from get_or_create names the line that called it.
+fn get_or_create_errors_name_the_calling_line(env: &Env) {
+    shop(env);
+    let run = run_check(
+        env,
+        "  local x = 1
+  Order.objects:get_or_create { customer_id = 1 }
+",
+    );
+    let src = std::fs::read_to_string(env.path().join("migrations/shop/0002_check.lua")).unwrap();
+    let line = 1 + src
+        .lines()
+        .position(|l| l.contains("get_or_create { customer_id = 1 }"))
+        .unwrap();
+    let run = run.fails();
+    let first = run.error_line();
+    assert!(
+        first.contains(&format!("migrations/shop/0002_check.lua:{line}:"))
+            && first.contains("MultipleObjectsReturned: get() returned more than one Order"),
+        "{first}"
+    );
+}
+
 fn update_or_create_updates_or_creates(env: &Env) {
     checked(
         env,
@@ -1682,6 +1748,8 @@ on_both_backends!(
     create_saves_and_returns_the_instance,
     get_or_create_existing_and_new_with_defaults,
     update_or_create_updates_or_creates,
+    get_with_plain_lookups_matches_the_general_path,
+    get_or_create_errors_name_the_calling_line,
     bulk_create_tables_and_instances_in_batches,
     bulk_update_writes_only_the_named_fields,
     first_last_and_order_by,

@@ -42,17 +42,20 @@ local function kind_of(msg)
 end
 
 function orm.new(core, apps)
-  local C = setmetatable({}, { __index = function(_, name)
+  local C = setmetatable({}, { __index = function(wrappers, name)
     local f = core[name]
-    return function(...)
-      local r = table.pack(pcall(f, ...))
-      if not r[1] then
-        if errors.is(r[2]) then error(r[2], 0) end
-        local kind, msg = kind_of(first_line(r[2]))
+    -- Every core function returns one value.
+    local function wrapper(...)
+      local ok, r = pcall(f, ...)
+      if not ok then
+        if errors.is(r) then error(r, 0) end
+        local kind, msg = kind_of(first_line(r))
         error(errors.new(kind, msg, 2), 0)
       end
-      return table.unpack(r, 2, r.n)
+      return r
     end
+    rawset(wrappers, name, wrapper)
+    return wrapper
   end })
 
   local model_cache = {}
@@ -222,16 +225,46 @@ function orm.new(core, apps)
     return fetch(c:limit(1))[1]
   end
 
-  function QuerySet:get(kwargs)
-    local qs = kwargs and self:filter(kwargs) or self
-    local rows = fetch(qs, { high = (qs._low or 0) + 21 })
-    local name = self._model._meta.name
+  -- Up to 21 rows matching `kwargs`. A bare manager with `name = value` lookups (what
+  -- get_or_create and foreign keys ask) takes the engine's cached statement.
+  local function lookup_args(kwargs)
+    local args = kwargs
+    for k, v in pairs(kwargs) do
+      if type(v) == "table" then
+        local pk = is_instance(v) and v.pk
+        if pk == nil or pk == false then return nil end
+        if args == kwargs then
+          args = {}
+          for k2, v2 in pairs(kwargs) do args[k2] = v2 end
+        end
+        args[k] = pk
+      end
+    end
+    return args
+  end
+  local function get_rows(qs, kwargs)
+    if kwargs and next(qs._where) == nil and not (qs._low or qs._high or qs._values) then
+      local args = lookup_args(kwargs)
+      local rows = args and C.lookup(qs._model._meta.key, args, qs._model._instance_mt)
+      if rows then return rows end
+    end
+    if kwargs then qs = qs:filter(kwargs) end
+    return fetch(qs, { high = (qs._low or 0) + 21 })
+  end
+
+  -- The one row of a get(), or DoesNotExist / MultipleObjectsReturned at `level`.
+  local function single(rows, model, level)
     if #rows == 1 then return rows[1] end
+    local name = model._meta.name
     if #rows == 0 then
-      errors.raise("DoesNotExist", name .. " matching query does not exist.", 2)
+      errors.raise("DoesNotExist", name .. " matching query does not exist.", level + 1)
     end
     errors.raise("MultipleObjectsReturned", "get() returned more than one " .. name
-      .. " -- it returned " .. (#rows > 20 and "more than 20" or tostring(#rows)) .. "!", 2)
+      .. " -- it returned " .. (#rows > 20 and "more than 20" or tostring(#rows)) .. "!", level + 1)
+  end
+
+  function QuerySet:get(kwargs)
+    return single(get_rows(self, kwargs), self._model, 2)
   end
 
   function QuerySet:create(kwargs)
@@ -255,20 +288,17 @@ function orm.new(core, apps)
     return l
   end
   function QuerySet:get_or_create(kwargs)
-    local ok, obj = pcall(self.get, self, lookups_of(kwargs))
-    if ok then return obj, false end
-    if not errors.is(obj, "DoesNotExist") then error(obj, 0) end
-    return self:create(creation_values(kwargs, kwargs.defaults)), true
+    local rows = get_rows(self, lookups_of(kwargs))
+    if #rows == 0 then return self:create(creation_values(kwargs, kwargs.defaults)), true end
+    return single(rows, self._model, 2), false
   end
   function QuerySet:update_or_create(kwargs)
-    local ok, obj = pcall(self.get, self, lookups_of(kwargs))
-    if ok then
-      for k, v in pairs(kwargs.defaults or {}) do obj[k] = v end
-      obj:save()
-      return obj, false
-    end
-    if not errors.is(obj, "DoesNotExist") then error(obj, 0) end
-    return self:create(creation_values(kwargs, kwargs.defaults)), true
+    local rows = get_rows(self, lookups_of(kwargs))
+    if #rows == 0 then return self:create(creation_values(kwargs, kwargs.defaults)), true end
+    local obj = single(rows, self._model, 2)
+    for k, v in pairs(kwargs.defaults or {}) do obj[k] = v end
+    obj:save()
+    return obj, false
   end
 
   function QuerySet:update(values)

@@ -234,6 +234,16 @@ impl Database {
         conn.query(&native, params).map_err(|e| db_error(sql, e))
     }
 
+    /// Runs a query from [`Database::prepare`].
+    pub fn query_prepared(&self, sql: &PreparedSql, params: &[Value]) -> Result<Rows> {
+        self.flush_pending()?;
+        self.note_statement(&sql.shown);
+        self.conn
+            .borrow_mut()
+            .query(&sql.native, params)
+            .map_err(|e| db_error(&sql.shown, e))
+    }
+
     /// Queues a one-row UPDATE of `shape` (see [`batch`]); `location` is where the user's
     /// code saved the row, for the error if it fails.
     pub fn queue_update(

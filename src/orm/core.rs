@@ -2,6 +2,8 @@
 //! the statements querysets and instances run. Values cross as Lua values; SQL is compiled
 //! and bound here.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use mlua::{Lua, Table, Value as LuaValue};
@@ -19,6 +21,8 @@ pub struct OrmContext {
     pub reg: Registry,
     pub db: Rc<Database>,
     pub vendor: Vendor,
+    /// Compiled `get{name = value, ...}` statements by model and names (see [`lookup`]).
+    pub lookups: RefCell<HashMap<String, Rc<Lookup>>>,
 }
 
 fn rt(msg: impl std::fmt::Display) -> mlua::Error {
@@ -90,6 +94,15 @@ pub fn core_table(lua: &Lua, cx: Rc<OrmContext>) -> mlua::Result<Table> {
         lua.create_function(move |lua, (key, q, opts): (String, Table, Option<Table>)| {
             select(lua, &c, &key, &q, opts)
         })?,
+    )?;
+    let c = cx.clone();
+    t.set(
+        "lookup",
+        lua.create_function(
+            move |lua, (key, kwargs, instance_mt): (String, Table, Table)| {
+                lookup(lua, &c, &key, &kwargs, instance_mt)
+            },
+        )?,
     )?;
     let c = cx.clone();
     t.set(
@@ -294,6 +307,109 @@ fn select(
         .transpose()?
         .flatten();
     cx.rows_to_lua(lua, &fields, rows.rows, instance_mt)
+}
+
+/// A compiled `SELECT ... WHERE a = %s AND b = %s LIMIT 21`: the statement `get{...}` runs
+/// when every lookup is a plain field name (get_or_create's shape, and following a foreign
+/// key), and the fields its values are converted with, in the order of the sorted names.
+pub struct Lookup {
+    sql: crate::db::PreparedSql,
+    params: Vec<(crate::fields::Field, String)>,
+    fields: Vec<crate::fields::Field>,
+}
+
+/// Up to 21 rows matching `kwargs` (names without `__`, values neither NULL nor tables),
+/// as instances; `nil` when `kwargs` has another shape, for the general path to handle.
+/// The statement is compiled once per model and set of names.
+fn lookup(
+    lua: &Lua,
+    cx: &OrmContext,
+    key: &str,
+    kwargs: &Table,
+    instance_mt: Table,
+) -> mlua::Result<LuaValue> {
+    let mut pairs: Vec<(mlua::LuaString, LuaValue)> = Vec::new();
+    for pair in kwargs.pairs::<LuaValue, LuaValue>() {
+        let (k, v) = pair?;
+        let LuaValue::String(k) = k else {
+            return Ok(LuaValue::Nil);
+        };
+        let plain_value = matches!(
+            v,
+            LuaValue::String(_) | LuaValue::Integer(_) | LuaValue::Number(_) | LuaValue::Boolean(_)
+        );
+        if !plain_value || k.as_bytes().windows(2).any(|w| w == b"__") {
+            return Ok(LuaValue::Nil);
+        }
+        pairs.push((k, v));
+    }
+    if pairs.is_empty() {
+        return Ok(LuaValue::Nil);
+    }
+    pairs.sort_by(|a, b| a.0.as_bytes().cmp(&b.0.as_bytes()));
+    let mut cache_key = String::from(key);
+    for (k, _) in &pairs {
+        cache_key.push('\0');
+        cache_key.push_str(&k.to_str()?);
+    }
+    let cached = cx.lookups.borrow().get(&cache_key).cloned();
+    let compiled = match cached {
+        Some(c) => c,
+        None => {
+            let c = Rc::new(compile_lookup(cx, key, &pairs)?);
+            cx.lookups.borrow_mut().insert(cache_key, c.clone());
+            c
+        }
+    };
+    let mut params = Vec::with_capacity(pairs.len());
+    for ((field, name), (_, v)) in compiled.params.iter().zip(&pairs) {
+        params.push(to_db(field, v, cx.vendor).map_err(|e| rt(format!("{name}: {e}")))?);
+    }
+    let rows = cx
+        .db
+        .query_prepared(&compiled.sql, &params)
+        .map_err(db_err)?;
+    cx.rows_to_lua(lua, &compiled.fields, rows.rows, Some(instance_mt))
+        .map(LuaValue::Table)
+}
+
+fn compile_lookup(
+    cx: &OrmContext,
+    key: &str,
+    pairs: &[(mlua::LuaString, LuaValue)],
+) -> mlua::Result<Lookup> {
+    let m = cx.model(key)?;
+    let mut compiler = Compiler::new(&cx.reg, cx.vendor, m.clone());
+    let alias = compiler.base_alias();
+    let mut conditions = Vec::with_capacity(pairs.len());
+    let mut params = Vec::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        let name = name.to_str()?;
+        conditions.push(compiler.condition(&name, value).map_err(rt)?);
+        let field = compiler.field_meta(&name).map_err(rt)?;
+        params.push((compiler.value_field(&field), field.name.clone()));
+    }
+    let columns: Vec<String> = m
+        .fields
+        .iter()
+        .map(|f| {
+            format!(
+                "{alias}.{}",
+                quote_name(f.column.as_deref().unwrap_or_default())
+            )
+        })
+        .collect();
+    // As Django's get(): no ordering, at most 21 rows.
+    let sql = format!(
+        "SELECT {} FROM {alias} WHERE ({}) LIMIT 21",
+        columns.join(", "),
+        conditions.join(" AND ")
+    );
+    Ok(Lookup {
+        sql: cx.db.prepare(&sql),
+        params,
+        fields: m.fields.iter().map(|f| f.field.clone()).collect(),
+    })
 }
 
 fn select_column(

@@ -157,7 +157,7 @@ impl<'a> Compiler<'a> {
 
     /// The field a value for `field` is converted with: a foreign key compares with its
     /// target's key type.
-    fn value_field(&self, field: &FieldMeta) -> crate::fields::Field {
+    pub fn value_field(&self, field: &FieldMeta) -> crate::fields::Field {
         if let Some(t) = field.target.as_ref().and_then(|t| self.reg.get(t)) {
             return t.pk_field().field.clone();
         }
@@ -373,6 +373,12 @@ impl<'a> Compiler<'a> {
             "{base}.{pk} NOT IN (SELECT {base}.{pk} FROM {from} WHERE {})",
             parts.join(" AND ")
         ))
+    }
+
+    /// The description of the field a (possibly traversing) name ends at.
+    pub fn field_meta(&mut self, key: &str) -> Res<FieldMeta> {
+        let (_, f, _) = self.resolve(key)?;
+        Ok(f)
     }
 
     /// The field a (possibly traversing) name ends at.

@@ -22,6 +22,7 @@ pub fn apps_table(lua: &Lua, state: &ProjectState, db: Rc<Database>) -> mlua::Re
         reg: Registry::build(state, max),
         vendor: db.vendor,
         db,
+        lookups: Default::default(),
     });
     let core = core_table(lua, cx)?;
     let known = lua.create_table()?;
