@@ -328,7 +328,7 @@ fn lookup(
     kwargs: &Table,
     instance_mt: Table,
 ) -> mlua::Result<LuaValue> {
-    let mut pairs: Vec<(mlua::LuaString, LuaValue)> = Vec::new();
+    let mut pairs: Vec<(String, LuaValue)> = Vec::new();
     for pair in kwargs.pairs::<LuaValue, LuaValue>() {
         let (k, v) = pair?;
         let LuaValue::String(k) = k else {
@@ -338,19 +338,23 @@ fn lookup(
             v,
             LuaValue::String(_) | LuaValue::Integer(_) | LuaValue::Number(_) | LuaValue::Boolean(_)
         );
-        if !plain_value || k.as_bytes().windows(2).any(|w| w == b"__") {
+        let Ok(name) = k.to_str() else {
+            return Ok(LuaValue::Nil);
+        };
+        if !plain_value || name.contains("__") {
             return Ok(LuaValue::Nil);
         }
-        pairs.push((k, v));
+        pairs.push((name.to_string(), v));
     }
     if pairs.is_empty() {
         return Ok(LuaValue::Nil);
     }
-    pairs.sort_by(|a, b| a.0.as_bytes().cmp(&b.0.as_bytes()));
-    let mut cache_key = String::from(key);
-    for (k, _) in &pairs {
+    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut cache_key = String::with_capacity(64);
+    cache_key.push_str(key);
+    for (name, _) in &pairs {
         cache_key.push('\0');
-        cache_key.push_str(&k.to_str()?);
+        cache_key.push_str(name);
     }
     let cached = cx.lookups.borrow().get(&cache_key).cloned();
     let compiled = match cached {
@@ -376,7 +380,7 @@ fn lookup(
 fn compile_lookup(
     cx: &OrmContext,
     key: &str,
-    pairs: &[(mlua::LuaString, LuaValue)],
+    pairs: &[(String, LuaValue)],
 ) -> mlua::Result<Lookup> {
     let m = cx.model(key)?;
     let mut compiler = Compiler::new(&cx.reg, cx.vendor, m.clone());
@@ -384,9 +388,8 @@ fn compile_lookup(
     let mut conditions = Vec::with_capacity(pairs.len());
     let mut params = Vec::with_capacity(pairs.len());
     for (name, value) in pairs {
-        let name = name.to_str()?;
-        conditions.push(compiler.condition(&name, value).map_err(rt)?);
-        let field = compiler.field_meta(&name).map_err(rt)?;
+        conditions.push(compiler.condition(name, value).map_err(rt)?);
+        let field = compiler.field_meta(name).map_err(rt)?;
         params.push((compiler.value_field(&field), field.name.clone()));
     }
     let columns: Vec<String> = m
