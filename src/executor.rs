@@ -243,6 +243,8 @@ impl<'p> Executor<'p> {
         if plan.is_empty() {
             return Ok(());
         }
+        self.project.vm.stop_on_interrupt()?;
+        crate::interrupt::writes_begin();
         Recorder::new(&self.db).ensure_table()?;
         let mut group = CommitGroup::new(&self.db);
         let result = self.run_plan(plan, opts, progress, &mut group);

@@ -271,6 +271,37 @@ fn sigint_cancels_a_long_statement(env: &Env) {
     assert_eq!(env.applied(), Vec::<String>::new());
 }
 
+/// Ctrl-C before anything is written (here, a migration file that never finishes loading)
+/// exits at once with `error: interrupted`, leaving the database untouched.
+fn sigint_while_loading_exits_at_once(env: &Env) {
+    write_project(env, 10);
+    env.luamig(&["migrate", "shop", "0001"]).ok();
+    let before = env.snapshot();
+    let marker = env.path().join("started");
+    env.migration(
+        "shop",
+        "0003_endless",
+        &format!(
+            r#"{HEAD}local f = io.open(os.getenv("LUAMIG_TEST_MARKER"), "w"); f:write("x"); f:close()
+while true do end
+"#
+        ),
+    );
+    let marker_text = marker.to_string_lossy().into_owned();
+    let child = spawn_migrate(env, &[("LUAMIG_TEST_MARKER", marker_text.as_str())]);
+    wait_for(&marker);
+    std::thread::sleep(Duration::from_millis(100));
+    let sent = Instant::now();
+    send_sigint(&child);
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(sent.elapsed() < Duration::from_secs(10), "not stopped");
+    assert_eq!(stderr, "error: interrupted\n");
+    settle(env);
+    assert_eq!(env.snapshot(), before, "nothing was written");
+}
+
 /// Finished migrations are committed in groups (a savepoint each); a failure later in the
 /// run still keeps every migration that finished before it, and a foreign key broken by one
 /// migration is reported by that migration, not by the group's commit.
@@ -320,5 +351,6 @@ on_both_backends!(
     sigkill_at_any_point_leaves_whole_migrations,
     sigint_stops_a_runaway_runlua_and_rolls_back,
     sigint_cancels_a_long_statement,
+    sigint_while_loading_exits_at_once,
     a_failure_keeps_what_finished_in_the_same_run,
 );

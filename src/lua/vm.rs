@@ -96,11 +96,30 @@ impl LuaVm {
         lua.set_app_data(InstalledApps(BTreeSet::new()));
         install_searchers(&lua, project_dir, display_base).map_err(lua_error)?;
         preload_rust_modules(&lua).map_err(lua_error)?;
-        stop_on_interrupt(&lua).map_err(lua_error)?;
         Ok(LuaVm {
             lua,
             project_dir: project_dir.to_path_buf(),
         })
+    }
+
+    /// Lets Ctrl-C stop any Lua code from now on, even `while true do end`: a hook every
+    /// few thousand instructions raises an error once a stop was asked for. It keeps
+    /// raising, so code that catches the error with `pcall` is stopped at its next
+    /// instructions. Installed only when a run starts writing (see [`crate::interrupt`]):
+    /// any hook makes Lua check on every instruction, which loading need not pay.
+    pub fn stop_on_interrupt(&self) -> Result<()> {
+        self.lua
+            .set_global_hook(
+                mlua::HookTriggers::new().every_nth_instruction(10_000),
+                |_, _| {
+                    if crate::interrupt::requested() {
+                        Err(mlua::Error::runtime("interrupted"))
+                    } else {
+                        Ok(mlua::VmState::Continue)
+                    }
+                },
+            )
+            .map_err(lua_error)
     }
 
     /// Runs a file's bytes as a chunk named `display` and returns what it returns.
@@ -166,22 +185,6 @@ fn locate(err: Error, source: &[u8], shown: &str) -> Error {
         None => format!("{shown}: {message}"),
     };
     Error::Lua { message, traceback }
-}
-
-/// Lets Ctrl-C stop any Lua code, even `while true do end`: a hook every few thousand
-/// instructions raises an error once a stop was asked for. It keeps raising, so code that
-/// catches the error with `pcall` is stopped at its next instructions.
-fn stop_on_interrupt(lua: &Lua) -> mlua::Result<()> {
-    lua.set_global_hook(
-        mlua::HookTriggers::new().every_nth_instruction(10_000),
-        |_, _| {
-            if crate::interrupt::requested() {
-                Err(mlua::Error::runtime("interrupted"))
-            } else {
-                Ok(mlua::VmState::Continue)
-            }
-        },
-    )
 }
 
 fn install_searchers(lua: &Lua, project_dir: &Path, display_base: &Path) -> mlua::Result<()> {
