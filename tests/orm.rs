@@ -1677,6 +1677,57 @@ fn utc_text(env: &Env, column: &str) -> String {
     )
 }
 
+/// Batched `save{update_fields}` (PostgreSQL sends each column as one array) stores every
+/// kind of value exactly as a one-row save does: quotes, backslashes, commas, braces, the
+/// text "NULL", NULLs, unicode, extreme floats, decimals, dates, UUIDs, JSON, big integers.
+fn batched_saves_store_every_kind_of_value_as_single_saves_do(env: &Env) {
+    checked(
+        env,
+        r#"
+  local cases = {
+    { t = [[quote " back \ comma , brace {} (x)]], f = 1.5e300, i = -5, b = true, d = decimal.new("12.34"),
+      day = "2026-11-21", at = "2026-11-21T10:20:30Z", clock = "10:20:30",
+      u = "12345678-1234-5678-1234-567812345678", j = { a = { 1, 2 }, s = 'x"y\\z' }, big = 9007199254740993 },
+    { t = NULL, f = NULL, i = NULL, b = NULL, d = NULL, day = NULL, at = NULL, clock = NULL, u = NULL, j = NULL, big = NULL },
+    { t = "NULL", f = 0.1, i = 0, b = false, d = decimal.new("-0.01"), j = { s = "h\u{e9}llo \u{2713}" }, big = -1 },
+    { t = "", f = -2.25, i = 2147483647, b = true, d = decimal.new("0"), u = "ABCDEF01-2345-6789-ABCD-EF0123456789", j = { s = "" } },
+  }
+  local names = { "t", "f", "i", "b", "d", "day", "at", "clock", "u", "j", "big" }
+  local batched, single = {}, {}
+  for n = 1, #cases do
+    batched[n] = Thing.objects:create {}
+    single[n] = Thing.objects:create {}
+  end
+  for n, case in ipairs(cases) do
+    for _, k in ipairs(names) do
+      if case[k] ~= nil then batched[n][k] = case[k]; single[n][k] = case[k] end
+    end
+    batched[n]:save { update_fields = names }
+  end
+  for n = 1, #cases do single[n]:save() end
+  for n = 1, #cases do
+    local a = Thing.objects:get { pk = batched[n].pk }
+    local b = Thing.objects:get { pk = single[n].pk }
+    for _, k in ipairs(names) do
+      if k == "j" then
+        local ja, jb = a.j, b.j
+        check(type(ja), type(jb), "case " .. n .. ": j kind")
+        if type(ja) == "table" then
+          check(ja.s, jb.s, "case " .. n .. ": j.s")
+          check(show(ja.a), show(jb.a), "case " .. n .. ": j.a")
+        end
+      else
+        check(show(a[k]), show(b[k]), "case " .. n .. ": " .. k)
+      end
+    end
+  end
+  check(Thing.objects:get { pk = batched[1].pk }.t, [[quote " back \ comma , brace {} (x)]], "text kept")
+  check(Thing.objects:get { pk = batched[3].pk }.t, "NULL", "the text NULL is not NULL")
+  check(Thing.objects:get { pk = batched[2].pk }.t, nil, "NULL is NULL")
+"#,
+    );
+}
+
 /// Per-row `save{update_fields}` (sent in batches on PostgreSQL) behaves as one statement
 /// per row: a read in between sees the rows, and a failing row is reported at its `save`
 /// line with the rows before it written (here in a non-atomic migration, so they stay).
@@ -1736,6 +1787,7 @@ fn saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line(env: &Env) {
 
 on_both_backends!(
     saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line,
+    batched_saves_store_every_kind_of_value_as_single_saves_do,
     get_model_two_forms_case_insensitive,
     get_model_unknown_app_and_model_raise_lookup_error_values,
     uncaught_lookup_error_fails_the_migration_naming_the_line,

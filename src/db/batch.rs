@@ -1,7 +1,13 @@
 //! Per-row UPDATEs sent in batches on PostgreSQL, where each statement costs a round trip:
 //! `obj:save{update_fields=...}` in a loop queues its row, and the queue goes out as one
-//! `UPDATE ... FROM (VALUES ...)` before any other statement runs (so reads see the rows and
+//! `UPDATE ... FROM unnest(...)` before any other statement runs (so reads see the rows and
 //! order is kept), at a commit, and at the end of each RunLua. A rollback drops the queue.
+//!
+//! Each column travels as one array parameter, written as PostgreSQL's array text and cast
+//! to the column's type: the statement's text and its parameter count are the same for
+//! every batch, and the planner, expecting few rows from `unnest`, finds each row by its
+//! key. (A `VALUES` list of one parameter per value made PostgreSQL settle on a generic
+//! plan that scanned the whole table for every batch.)
 //! When a batch fails, its rows run again one by one, so the error names the row's `save`
 //! line and the rows before it are written, exactly as without batching.
 
@@ -22,6 +28,8 @@ pub struct BatchShape {
     pub pk_type: String,
     /// `(column, type)` in the order of the one-row statement's parameters.
     pub columns: Vec<(String, String)>,
+    /// The batch statement (see [`BatchShape::batch_sql`]).
+    pub batch: PreparedSql,
 }
 
 /// Queued rows of one shape: the one-row statement's parameters (columns, then the key),
@@ -32,33 +40,102 @@ pub struct Pending {
 }
 
 impl BatchShape {
-    /// `UPDATE t SET a = v.a, ... FROM (VALUES (%s::type, ...), ...) AS v(pk, a, ...)
-    /// WHERE t.pk = v.pk` for `rows` rows, with the parameters in that order.
-    pub fn batch_sql(&self, rows: &[(Vec<Value>, String)]) -> (String, Vec<Value>) {
-        let mut row_sql = format!("(%s::{}", self.pk_type);
+    /// The shape of `single`, updating `columns` (with their types) of `table` by its key.
+    pub fn new(
+        db: &super::Database,
+        single: PreparedSql,
+        table: &str,
+        (pk_column, pk_type): (String, String),
+        columns: Vec<(String, String)>,
+    ) -> BatchShape {
+        let mut shape = BatchShape {
+            single,
+            table: table.to_string(),
+            pk_column,
+            pk_type,
+            columns,
+            batch: db.prepare(""),
+        };
+        shape.batch = db.prepare(&shape.batch_sql());
+        shape
+    }
+
+    /// `UPDATE t SET a = v.a, ... FROM unnest(%s::text::pk_type[], %s::text::a_type[], ...)
+    /// AS v(pk, a, ...) WHERE t.pk = v.pk`, the same for any number of rows.
+    fn batch_sql(&self) -> String {
+        let mut arrays = format!("%s::text::{}[]", self.pk_type);
         for (_, ty) in &self.columns {
-            row_sql.push_str(&format!(", %s::{ty}"));
+            arrays.push_str(&format!(", %s::text::{ty}[]"));
         }
-        row_sql.push(')');
-        let values = vec![row_sql; rows.len()].join(", ");
         let names: Vec<String> = self.columns.iter().map(|(c, _)| quote_name(c)).collect();
         let sets: Vec<String> = names.iter().map(|n| format!("{n} = \"v\".{n}")).collect();
         let pk = quote_name(&self.pk_column);
-        let sql = format!(
-            "UPDATE {} SET {} FROM (VALUES {values}) AS \"v\" ({pk}, {}) WHERE {}.{pk} = \"v\".{pk}",
-            quote_name(&self.table),
+        format!(
+            "UPDATE {table} SET {} FROM unnest({arrays}) AS \"v\" ({pk}, {}) WHERE {table}.{pk} = \"v\".{pk}",
             sets.join(", "),
             names.join(", "),
-            quote_name(&self.table),
-        );
-        let mut params = Vec::with_capacity(rows.len() * (self.columns.len() + 1));
-        for (row, _) in rows {
+            table = quote_name(&self.table),
+        )
+    }
+
+    /// The parameters of [`BatchShape::batch_sql`] for `rows`: one array per column, key first.
+    pub fn batch_params(&self, rows: &[(Vec<Value>, String)]) -> Vec<Value> {
+        let width = self.columns.len() + 1;
+        let mut arrays = vec![String::from("{"); width];
+        for (n, (row, _)) in rows.iter().enumerate() {
             // The one-row order is columns then key; the batch wants the key first.
-            if let Some((key, columns)) = row.split_last() {
-                params.push(key.clone());
-                params.extend(columns.iter().cloned());
+            let Some((key, columns)) = row.split_last() else {
+                continue;
+            };
+            for (array, value) in arrays.iter_mut().zip(std::iter::once(key).chain(columns)) {
+                if n > 0 {
+                    array.push(',');
+                }
+                push_element(array, value);
             }
         }
-        (sql, params)
+        arrays
+            .into_iter()
+            .map(|mut a| {
+                a.push('}');
+                Value::Text(a)
+            })
+            .collect()
     }
+}
+
+/// `value` as an element of PostgreSQL's array text, in the text form the element type's
+/// input function reads: quoted with `"` and `\` escaped, or a bare NULL.
+fn push_element(out: &mut String, value: &Value) {
+    let text = match value {
+        Value::Null => {
+            out.push_str("NULL");
+            return;
+        }
+        Value::Bool(b) => (if *b { "true" } else { "false" }).to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) if f.is_infinite() => {
+            (if *f > 0.0 { "Infinity" } else { "-Infinity" }).to_string()
+        }
+        Value::Float(f) => f.to_string(),
+        Value::Text(t) => t.clone(),
+        Value::Bytes(b) => {
+            let mut hex = String::with_capacity(2 + b.len() * 2);
+            hex.push_str("\\x");
+            for byte in b {
+                hex.push_str(&format!("{byte:02x}"));
+            }
+            hex
+        }
+        Value::Decimal(d) => d.to_string(),
+        Value::Json(j) => j.to_string(),
+    };
+    out.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
 }

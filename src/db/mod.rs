@@ -280,12 +280,12 @@ impl Database {
         };
         let shape = &pending.shape;
         if pending.rows.len() > 1 {
-            let (sql, params) = shape.batch_sql(&pending.rows);
+            let params = shape.batch_params(&pending.rows);
             let guarded = self.in_transaction();
             if guarded {
                 self.run("SAVEPOINT luamig_batch", &[])?;
             }
-            match self.run(&sql, &params) {
+            match self.run_prepared(&shape.batch, &params) {
                 Ok(_) => {
                     if guarded {
                         self.run("RELEASE SAVEPOINT luamig_batch", &[])?;

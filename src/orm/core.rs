@@ -52,6 +52,11 @@ impl OrmContext {
 
     /// Rows as Lua arrays of values; with `instance_mt`, each wrapped as a model instance
     /// (`{__v = row}` with that metatable), saving Lua a pass over every row.
+    ///
+    /// Values Lua holds natively (integers, numbers, booleans, strings) are pushed straight
+    /// onto Lua's stack, with no handle per value or table: this is the hot path of every
+    /// read. Values that need converting (decimals, JSON, UUIDs, datetimes) are converted
+    /// first and handed over in one table.
     fn rows_to_lua(
         &self,
         lua: &Lua,
@@ -59,24 +64,93 @@ impl OrmContext {
         rows: Vec<Vec<Value>>,
         instance_mt: Option<Table>,
     ) -> mlua::Result<Table> {
-        let out = lua.create_table_with_capacity(rows.len(), 0)?;
-        let v_key = lua.create_string("__v")?;
-        for (i, row) in rows.into_iter().enumerate() {
-            let r = lua.create_table_with_capacity(row.len(), 0)?;
-            for (j, (v, f)) in row.into_iter().zip(fields).enumerate() {
-                r.raw_set(j + 1, from_db(lua, f, v)?)?;
+        let mut converted = Vec::new();
+        let mut cells: Vec<Vec<Cell>> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut out = Vec::with_capacity(row.len());
+            for (v, f) in row.iter().zip(fields) {
+                out.push(match Cell::native(f, v) {
+                    Some(cell) => cell,
+                    None => {
+                        converted.push(from_db(lua, f, v.clone())?);
+                        Cell::Converted(converted.len())
+                    }
+                });
             }
-            match &instance_mt {
-                Some(mt) => {
-                    let obj = lua.create_table_with_capacity(0, 1)?;
-                    obj.raw_set(&v_key, r)?;
-                    obj.set_metatable(Some(mt.clone()))?;
-                    out.raw_set(i + 1, obj)?;
-                }
-                None => out.raw_set(i + 1, r)?,
-            }
+            cells.push(out);
         }
-        Ok(out)
+        let converted = lua.create_sequence_from(converted)?;
+        let width = fields.len();
+        let instances = instance_mt.is_some();
+        let mt = instance_mt.map_or(LuaValue::Nil, LuaValue::Table);
+        // SAFETY: the closure runs in protected mode (a Lua error unwinds to mlua's pcall) and
+        // holds nothing that needs dropping; it keeps the stack balanced apart from the one
+        // table it leaves, and checks room for the few slots it uses.
+        unsafe {
+            lua.exec_raw::<Table>((mt, converted), |state| {
+                use mlua::ffi;
+                // Stack: 1 = instance metatable or nil, 2 = converted values.
+                ffi::luaL_checkstack(state, 8, c"rows".as_ptr());
+                ffi::lua_createtable(state, cells.len() as i32, 0);
+                for (i, row) in cells.iter().enumerate() {
+                    ffi::lua_createtable(state, width as i32, 0);
+                    for (j, cell) in row.iter().enumerate() {
+                        match cell {
+                            Cell::Nil => continue,
+                            Cell::Bool(b) => ffi::lua_pushboolean(state, *b as i32),
+                            Cell::Int(n) => ffi::lua_pushinteger(state, *n),
+                            Cell::Num(n) => ffi::lua_pushnumber(state, *n),
+                            Cell::Bytes(b) => {
+                                ffi::lua_pushlstring(state, b.as_ptr().cast(), b.len());
+                            }
+                            Cell::Converted(k) => {
+                                ffi::lua_rawgeti(state, 2, *k as ffi::lua_Integer);
+                            }
+                        }
+                        ffi::lua_rawseti(state, -2, (j + 1) as ffi::lua_Integer);
+                    }
+                    if instances {
+                        ffi::lua_createtable(state, 0, 1);
+                        ffi::lua_insert(state, -2);
+                        ffi::lua_setfield(state, -2, c"__v".as_ptr());
+                        ffi::lua_pushvalue(state, 1);
+                        ffi::lua_setmetatable(state, -2);
+                    }
+                    ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
+                }
+                ffi::lua_replace(state, 1);
+                ffi::lua_settop(state, 1);
+            })
+        }
+    }
+}
+
+/// One value of a row on its way to Lua: native to Lua, or the 1-based position of a value
+/// converted beforehand.
+enum Cell<'a> {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Num(f64),
+    Bytes(&'a [u8]),
+    Converted(usize),
+}
+
+impl<'a> Cell<'a> {
+    /// `v` as Lua sees it when no conversion is needed (see [`from_db`]), else None.
+    fn native(field: &crate::fields::Field, v: &'a Value) -> Option<Cell<'a>> {
+        use FieldKind::*;
+        match (field.kind, v) {
+            (_, Value::Null) => Some(Cell::Nil),
+            (DecimalField | UUIDField | JSONField | DateTimeField, _) => None,
+            (BooleanField, Value::Int(i)) => Some(Cell::Bool(*i != 0)),
+            (_, Value::Bool(b)) => Some(Cell::Bool(*b)),
+            (_, Value::Int(i)) => Some(Cell::Int(*i)),
+            (_, Value::Float(f)) => Some(Cell::Num(*f)),
+            (_, Value::Text(t)) => Some(Cell::Bytes(t.as_bytes())),
+            (_, Value::Bytes(b)) => Some(Cell::Bytes(b)),
+            (_, Value::Decimal(_) | Value::Json(_)) => None,
+        }
     }
 }
 
@@ -935,13 +1009,13 @@ fn batch_shape(
             None => return Ok(None),
         }
     }
-    Ok(Some(Rc::new(crate::db::batch::BatchShape {
+    Ok(Some(Rc::new(crate::db::batch::BatchShape::new(
+        &cx.db,
         single,
-        table: table.to_string(),
-        pk_column: pk_column.to_string(),
-        pk_type,
-        columns: typed,
-    })))
+        table,
+        (pk_column.to_string(), pk_type),
+        typed,
+    ))))
 }
 
 /// Many-to-many link rows: `add`, `remove` (of `ids`) and `clear`.
