@@ -80,6 +80,12 @@ pub struct Database {
     rows_written: std::cell::Cell<bool>,
     /// Row updates queued to go out in one statement (PostgreSQL; see [`batch`]).
     pending: RefCell<Option<batch::Pending>>,
+    /// PostgreSQL: transaction control (BEGIN, SAVEPOINT, RELEASE) not sent yet. It goes
+    /// out in front of the next statement, in the same round trip when that statement has
+    /// no parameters: a migration's savepoint rides with its first DDL. These statements
+    /// cannot fail on their own, so an error still belongs to the statement that carried
+    /// them.
+    control: RefCell<String>,
 }
 
 /// An open transaction level, closed by [`Database::atomic_commit`] or
@@ -121,6 +127,7 @@ impl Database {
             depth: std::cell::Cell::new(0),
             rows_written: std::cell::Cell::new(false),
             pending: RefCell::new(None),
+            control: RefCell::new(String::new()),
         })
     }
 
@@ -133,9 +140,9 @@ impl Database {
     pub fn atomic_begin(&self) -> Result<AtomicLevel> {
         let depth = self.depth.get();
         if depth == 0 {
-            self.execute("BEGIN", &[])?;
+            self.control_statement("BEGIN")?;
         } else {
-            self.execute(&format!("SAVEPOINT luamig_sp{depth}"), &[])?;
+            self.control_statement(&format!("SAVEPOINT luamig_sp{depth}"))?;
         }
         self.depth.set(depth + 1);
         Ok(AtomicLevel(depth))
@@ -148,8 +155,7 @@ impl Database {
         if level.0 == 0 {
             self.execute("COMMIT", &[]).map(|_| ())
         } else {
-            self.execute(&format!("RELEASE SAVEPOINT luamig_sp{}", level.0), &[])
-                .map(|_| ())
+            self.control_statement(&format!("RELEASE SAVEPOINT luamig_sp{}", level.0))
         }
     }
 
@@ -178,12 +184,42 @@ impl Database {
     /// [`Database::execute`] without sending queued row updates first.
     fn run(&self, sql: &str, params: &[Value]) -> Result<u64> {
         self.note_statement(sql);
-        let mut conn = self.conn.borrow_mut();
         if params.is_empty() {
-            return conn.execute(sql, params).map_err(|e| db_error(sql, e));
+            let control = self.control.take();
+            let mut conn = self.conn.borrow_mut();
+            if control.is_empty() {
+                return conn.execute(sql, params).map_err(|e| db_error(sql, e));
+            }
+            return conn
+                .execute(&(control + sql), params)
+                .map_err(|e| db_error(sql, e));
         }
+        let mut conn = self.connection()?;
         let native = translate_placeholders(sql, |n| conn.placeholder(n));
         conn.execute(&native, params).map_err(|e| db_error(sql, e))
+    }
+
+    /// BEGIN, SAVEPOINT or RELEASE: on PostgreSQL kept for the next statement's round trip
+    /// (see `control`), elsewhere run now.
+    fn control_statement(&self, sql: &str) -> Result<()> {
+        if self.vendor != Vendor::Postgres {
+            return self.execute(sql, &[]).map(|_| ());
+        }
+        let mut control = self.control.borrow_mut();
+        control.push_str(sql);
+        control.push_str("; ");
+        Ok(())
+    }
+
+    /// The connection, with transaction control still waiting sent first.
+    fn connection(&self) -> Result<std::cell::RefMut<'_, Box<dyn Connection>>> {
+        let control = self.control.take();
+        let mut conn = self.conn.borrow_mut();
+        if !control.is_empty() {
+            conn.execute_batch(&control)
+                .map_err(|e| db_error(control.trim_end(), e))?;
+        }
+        Ok(conn)
     }
 
     /// Translates a statement's placeholders once, for one run per row (see
@@ -205,8 +241,7 @@ impl Database {
 
     fn run_prepared(&self, sql: &PreparedSql, params: &[Value]) -> Result<u64> {
         self.note_statement(&sql.shown);
-        self.conn
-            .borrow_mut()
+        self.connection()?
             .execute(&sql.native, params)
             .map_err(|e| db_error(&sql.shown, e))
     }
@@ -215,8 +250,7 @@ impl Database {
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         self.flush_pending()?;
         self.note_statement(sql);
-        self.conn
-            .borrow_mut()
+        self.connection()?
             .execute_batch(sql)
             .map_err(|e| db_error(sql, e))
     }
@@ -225,7 +259,7 @@ impl Database {
     pub fn query(&self, sql: &str, params: &[Value]) -> Result<Rows> {
         self.flush_pending()?;
         self.note_statement(sql);
-        let mut conn = self.conn.borrow_mut();
+        let mut conn = self.connection()?;
         let native = if params.is_empty() {
             sql.to_string()
         } else {
@@ -238,8 +272,7 @@ impl Database {
     pub fn query_prepared(&self, sql: &PreparedSql, params: &[Value]) -> Result<Rows> {
         self.flush_pending()?;
         self.note_statement(&sql.shown);
-        self.conn
-            .borrow_mut()
+        self.connection()?
             .query(&sql.native, params)
             .map_err(|e| db_error(&sql.shown, e))
     }
@@ -357,8 +390,7 @@ impl Database {
     /// Names of existing tables.
     pub fn table_names(&self) -> Result<Vec<String>> {
         self.flush_pending()?;
-        self.conn
-            .borrow_mut()
+        self.connection()?
             .table_names()
             .map_err(|e| Error::db("listing tables", e))
     }
@@ -366,8 +398,7 @@ impl Database {
     /// Column names of a table.
     pub fn column_names(&self, table: &str) -> Result<Vec<String>> {
         self.flush_pending()?;
-        self.conn
-            .borrow_mut()
+        self.connection()?
             .column_names(table)
             .map_err(|e| Error::db(format!("reading the columns of {table}"), e))
     }
