@@ -243,7 +243,7 @@ impl<'p> Executor<'p> {
         if plan.is_empty() {
             return Ok(());
         }
-        self.project.vm.stop_on_interrupt()?;
+        let _watch = crate::interrupt::LuaWatch::new(&self.project.vm.lua)?;
         crate::interrupt::writes_begin();
         Recorder::new(&self.db).ensure_table()?;
         let mut group = CommitGroup::new(&self.db);

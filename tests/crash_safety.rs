@@ -53,6 +53,9 @@ fn write_project(env: &Env, rows: usize) {
       if os.getenv("LUAMIG_TEST_LOOP") == "lua" then
         while true do pcall(function() end) end
       end
+      if os.getenv("LUAMIG_TEST_LOOP") == "heavy" then
+        while true do pcall(function() local x = 0; for i = 1, 1000 do x = x + i end end) end
+      end
     end, migrations.RunLua.noop),
     migrations.AlterField { model_name = "item", name = "slug",
       field = models.SlugField { max_length = 60, unique = true } },"#,
@@ -180,43 +183,63 @@ fn sigkill_at_any_point_leaves_whole_migrations(env: &Env) {
     );
 }
 
-/// Ctrl-C in a runaway Lua loop (one that even swallows errors with pcall) stops it, rolls
-/// the migration back, says so, and exits 1.
+/// Ctrl-C in a runaway Lua loop (one that even swallows errors with pcall, around a short or
+/// a long body) stops it, rolls the migration back, says so, and exits 1.
 fn sigint_stops_a_runaway_runlua_and_rolls_back(env: &Env) {
     write_project(env, 300);
     env.luamig(&["migrate", "shop", "0001"]).ok();
     let before = env.snapshot();
     let marker = env.path().join("started");
     let marker_text = marker.to_string_lossy().into_owned();
-    let child = spawn_migrate(
-        env,
-        &[
-            ("LUAMIG_TEST_MARKER", marker_text.as_str()),
-            ("LUAMIG_TEST_LOOP", "lua"),
-        ],
-    );
-    wait_for(&marker);
-    std::thread::sleep(Duration::from_millis(100));
-    send_sigint(&child);
-    let out = child.wait_with_output().expect("wait");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains(
-            "error: interrupted\n  in shop.0002_slug, operation 2 (RunLua)\n  shop.0002_slug rolled back: the database is as it was before it"
-        ),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    settle(env);
-    assert_eq!(
-        env.snapshot(),
-        before,
-        "the interrupted migration left no trace"
-    );
-    assert_eq!(env.applied(), ["shop.0001_initial"]);
+    for variant in ["lua", "heavy"] {
+        let _ = std::fs::remove_file(&marker);
+        let child = spawn_migrate(
+            env,
+            &[
+                ("LUAMIG_TEST_MARKER", marker_text.as_str()),
+                ("LUAMIG_TEST_LOOP", variant),
+            ],
+        );
+        wait_for(&marker);
+        std::thread::sleep(Duration::from_millis(100));
+        send_sigint(&child);
+        let out = wait_with_timeout(child, Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{variant}: {stderr}");
+        assert!(
+            stderr.contains(
+                "error: interrupted\n  in shop.0002_slug, operation 2 (RunLua)\n  shop.0002_slug rolled back: the database is as it was before it"
+            ),
+            "{variant}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        settle(env);
+        assert_eq!(
+            env.snapshot(),
+            before,
+            "{variant}: the interrupted migration left no trace"
+        );
+        assert_eq!(env.applied(), ["shop.0001_initial"]);
+    }
     env.luamig(&["migrate"]).ok();
     assert_eq!(env.applied(), ["shop.0001_initial", "shop.0002_slug"]);
+}
+
+/// The output of `child`, which must end within `limit` (else it is killed and the test fails).
+fn wait_with_timeout(mut child: Child, limit: Duration) -> std::process::Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait");
+            panic!(
+                "luamig did not stop within {limit:?}:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("wait")
 }
 
 /// Ctrl-C while the database runs a long statement cancels the statement (SQLite's
@@ -250,7 +273,7 @@ fn sigint_cancels_a_long_statement(env: &Env) {
     std::thread::sleep(Duration::from_millis(200));
     let sent = Instant::now();
     send_sigint(&child);
-    let out = child.wait_with_output().expect("wait");
+    let out = wait_with_timeout(child, Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -293,7 +316,7 @@ while true do end
     std::thread::sleep(Duration::from_millis(100));
     let sent = Instant::now();
     send_sigint(&child);
-    let out = child.wait_with_output().expect("wait");
+    let out = wait_with_timeout(child, Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(sent.elapsed() < Duration::from_secs(10), "not stopped");

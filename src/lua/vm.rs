@@ -102,26 +102,6 @@ impl LuaVm {
         })
     }
 
-    /// Lets Ctrl-C stop any Lua code from now on, even `while true do end`: a hook every
-    /// few thousand instructions raises an error once a stop was asked for. It keeps
-    /// raising, so code that catches the error with `pcall` is stopped at its next
-    /// instructions. Installed only when a run starts writing (see [`crate::interrupt`]):
-    /// any hook makes Lua check on every instruction, which loading need not pay.
-    pub fn stop_on_interrupt(&self) -> Result<()> {
-        self.lua
-            .set_global_hook(
-                mlua::HookTriggers::new().every_nth_instruction(10_000),
-                |_, _| {
-                    if crate::interrupt::requested() {
-                        Err(mlua::Error::runtime("interrupted"))
-                    } else {
-                        Ok(mlua::VmState::Continue)
-                    }
-                },
-            )
-            .map_err(lua_error)
-    }
-
     /// Runs a file's bytes as a chunk named `display` and returns what it returns.
     pub fn run_file(&self, bytes: &[u8], display: &Path) -> Result<LuaValue> {
         let shown = display.display().to_string();
