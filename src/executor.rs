@@ -302,8 +302,9 @@ impl<'p> Executor<'p> {
         let m = self.migration(key)?;
         progress.start(key, false);
         let fake = opts.fake || (opts.fake_initial && self.initial_tables_exist(m, &state)?);
-        let mut after = state.clone();
         if fake {
+            // The state is ours alone: changed in place, no model is copied.
+            let mut after = state;
             apply_state(m, &mut after)?;
             self.record(m, false)?;
             progress.success(key, false, true);
