@@ -29,7 +29,9 @@ pub struct ModelState {
     pub app: String,
     /// The name as declared (`Order`); lookups are case-insensitive.
     pub name: String,
-    pub fields: Vec<(String, Field)>,
+    /// Shared between states (a field is copied only when an operation changes it), so a
+    /// state made per operation costs one pointer per field, not a copy of each field.
+    pub fields: Vec<(String, Rc<Field>)>,
     pub options: ModelOptions,
 }
 
@@ -55,7 +57,10 @@ impl ModelState {
 
     /// The field called `name`.
     pub fn field(&self, name: &str) -> Option<&Field> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, f)| f)
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, f)| &**f)
     }
 
     /// The field called `name`, or the field whose column or attname is `name` (`customer_id`).
@@ -68,7 +73,7 @@ impl ModelState {
                     .iter()
                     .find(|(n, f)| f.column(n).as_deref() == Some(name))
             })
-            .map(|(n, f)| (n.as_str(), f))
+            .map(|(n, f)| (n.as_str(), &**f))
     }
 
     /// The primary key's name and field.
@@ -76,7 +81,7 @@ impl ModelState {
         self.fields
             .iter()
             .find(|(_, f)| f.primary_key)
-            .map(|(n, f)| (n.as_str(), f))
+            .map(|(n, f)| (n.as_str(), &**f))
     }
 
     /// Field names in declaration order, for "known fields are ..." messages.
@@ -89,7 +94,7 @@ impl ModelState {
         self.fields
             .iter()
             .filter(|(_, f)| f.kind != FieldKind::ManyToManyField)
-            .map(|(n, f)| (n.as_str(), f))
+            .map(|(n, f)| (n.as_str(), &**f))
     }
 
     /// Adds the implicit `id = AutoField{primary_key=true}` when no field is a primary key.
@@ -97,7 +102,7 @@ impl ModelState {
         if self.fields.iter().all(|(_, f)| !f.primary_key) {
             let mut id = Field::new(FieldKind::AutoField);
             id.primary_key = true;
-            self.fields.insert(0, ("id".to_string(), id));
+            self.fields.insert(0, ("id".to_string(), Rc::new(id)));
         }
     }
 }
@@ -221,8 +226,8 @@ pub fn auto_through_model(
         app: model.app.clone(),
         name: format!("{}_{field_name}", model.name),
         fields: vec![
-            (from_name.clone(), fk(model.key())),
-            (to_name.clone(), fk(rel.to.clone())),
+            (from_name.clone(), Rc::new(fk(model.key()))),
+            (to_name.clone(), Rc::new(fk(rel.to.clone()))),
         ],
         options: ModelOptions {
             db_table: Some(table),
@@ -242,7 +247,7 @@ mod tests {
         let mut m = ModelState {
             app: "orders".into(),
             name: "Order".into(),
-            fields: vec![("title".into(), Field::new(FieldKind::TextField))],
+            fields: vec![("title".into(), Rc::new(Field::new(FieldKind::TextField)))],
             options: ModelOptions::default(),
         };
         m.ensure_primary_key();
@@ -274,7 +279,7 @@ mod tests {
         let key = ModelKey::new("orders", "Order");
         if let Some(m) = after.model_mut(&key) {
             m.fields
-                .push(("slug".into(), Field::new(FieldKind::SlugField)));
+                .push(("slug".into(), Rc::new(Field::new(FieldKind::SlugField))));
         }
         assert_eq!(before.get(&key).map(|m| m.fields.len()), Some(2));
         assert_eq!(after.get(&key).map(|m| m.fields.len()), Some(3));

@@ -1,6 +1,8 @@
 //! The state half of every operation: how it changes the in-memory project state.
 //! Pure; errors name the operation's file and line and what exists instead.
 
+use std::rc::Rc;
+
 use crate::error::{Error, Result};
 use crate::fields::{Field, FieldDefault, ModelKey};
 use crate::state::{ModelState, ProjectState};
@@ -295,7 +297,10 @@ fn create_model(
     let mut model = ModelState {
         app: app.to_string(),
         name: name.to_string(),
-        fields: fields.to_vec(),
+        fields: fields
+            .iter()
+            .map(|(n, f)| (n.clone(), Rc::new(f.clone())))
+            .collect(),
         options,
     };
     model.ensure_primary_key();
@@ -335,7 +340,14 @@ fn rename_model(
         let key = if key == old_key { new_key.clone() } else { key };
         if let Some(m) = state.model_mut(&key) {
             for (_, f) in m.fields.iter_mut() {
-                if let Some(r) = f.relation.as_mut() {
+                let points_at_old = f
+                    .relation
+                    .as_ref()
+                    .is_some_and(|r| r.to == old_key || r.through.as_ref() == Some(&old_key));
+                if !points_at_old {
+                    continue;
+                }
+                if let Some(r) = Rc::make_mut(f).relation.as_mut() {
                     if r.to == old_key {
                         r.to = new_key.clone();
                     }
@@ -372,7 +384,7 @@ fn add_field(
     if !preserve_default {
         field.default = None;
     }
-    m.fields.push((name.to_string(), field));
+    m.fields.push((name.to_string(), Rc::new(field)));
     Ok(())
 }
 
@@ -393,7 +405,7 @@ fn alter_field(
     if !preserve_default {
         field.default = None::<FieldDefault>;
     }
-    slot.1 = field;
+    slot.1 = Rc::new(field);
     Ok(())
 }
 

@@ -174,7 +174,7 @@ fn model_meta(m: &ModelState, state: &ProjectState, max_name_length: usize) -> M
             },
             column,
             target: f.relation.as_ref().map(|r| r.to.clone()),
-            field: f.clone(),
+            field: (**f).clone(),
         });
     }
     let pk = fields.iter().position(|f| f.field.primary_key).unwrap_or(0);

@@ -1,6 +1,8 @@
 //! Adding, removing and altering one field: the backend-neutral decisions, then SQLite's
 //! rebuild or PostgreSQL's ALTER forms. Lua-function defaults are filled row by row.
 
+use std::rc::Rc;
+
 use mlua::Value as LuaValue;
 
 use crate::db::{Vendor, quote_name};
@@ -62,7 +64,7 @@ impl SchemaEditor {
         loose.default = None;
         let mut loose_model = new_model.clone();
         if let Some(slot) = loose_model.fields.iter_mut().find(|(n, _)| n == name) {
-            slot.1 = loose.clone();
+            slot.1 = Rc::new(loose.clone());
         }
         match self.vendor {
             Vendor::Sqlite => {
