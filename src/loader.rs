@@ -122,25 +122,35 @@ fn relative_to(path: &Path, base: &Path) -> PathBuf {
 /// Entries directly in `dir` whose names do not start with `_` or `.`, sorted by name:
 /// (name, path, is a folder).
 fn visible_entries(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>> {
-    let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(dir)
-        .min_depth(1)
-        .max_depth(1)
-        .sort_by_file_name()
-    {
-        let entry = entry.map_err(|e| Error::File {
-            path: dir.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        let name = entry.file_name().to_string_lossy().to_string();
-        if !name.starts_with('_') && !name.starts_with('.') {
-            // The entry's own type needs no extra system call; a symlink is followed.
-            let ft = entry.file_type();
-            let is_dir = ft.is_dir() || (ft.is_symlink() && entry.path().is_dir());
-            out.push((name, entry.path().to_path_buf(), is_dir));
+    let failed = |reason: String| Error::File {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    // Worded as by walkdir, which listed folders here before.
+    let failed_on = |path: &Path, e: std::io::Error| {
+        failed(format!("IO error for operation on {}: {e}", path.display()))
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| failed_on(dir, e))? {
+        let entry = entry.map_err(|e| failed(e.to_string()))?;
+        // The entry's own type needs no extra system call; a symlink is followed below.
+        let ft = entry.file_type().map_err(|e| failed_on(&entry.path(), e))?;
+        let name = entry.file_name();
+        let bytes = name.as_encoded_bytes();
+        if !bytes.starts_with(b"_") && !bytes.starts_with(b".") {
+            found.push((name, ft));
         }
     }
-    Ok(out)
+    // Sorted by name, not by path: a path's name is parsed out again on every comparison.
+    found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(found
+        .into_iter()
+        .map(|(name, ft)| {
+            let path = dir.join(&name);
+            let is_dir = ft.is_dir() || (ft.is_symlink() && path.is_dir());
+            (name.to_string_lossy().into_owned(), path, is_dir)
+        })
+        .collect())
 }
 
 /// App folders directly under the migrations folder (not starting with `_` or `.`), sorted.
