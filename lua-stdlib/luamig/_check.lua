@@ -7,6 +7,9 @@ local core = require("luamig.core")
 
 local M = {}
 
+-- For specs without required keys, so a check makes no table of its own.
+local NONE = {}
+
 -- Levenshtein distance, to suggest the key the user probably meant.
 local function distance(a, b)
   local prev = {}
@@ -104,13 +107,13 @@ function M.problem(ctor, t, spec)
   end
   -- Fast path for the usual valid table; the sorted pass below names the first problem
   -- in a stable order when there is one.
-  local keys, clean = spec.keys, true
+  local keys, required, clean = spec.keys, spec.required or NONE, true
   for k, v in pairs(t) do
-    local check = type(k) == "string" and keys[k]
+    local check = keys[k] -- spec keys are strings: any other key finds nothing
     if not check or check(v) ~= nil then clean = false; break end
   end
   if clean then
-    for _, k in ipairs(spec.required or {}) do
+    for _, k in ipairs(required) do
       if t[k] == nil then clean = false; break end
     end
     if clean then return nil end
@@ -128,7 +131,7 @@ function M.problem(ctor, t, spec)
       return ctor .. ": '" .. k .. "' must be " .. expected .. ", got " .. M.describe(t[k])
     end
   end
-  for _, k in ipairs(spec.required or {}) do
+  for _, k in ipairs(required) do
     if t[k] == nil then
       return ctor .. ": missing required key '" .. k .. "'"
     end

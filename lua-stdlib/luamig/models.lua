@@ -48,18 +48,24 @@ local function keys_with(extra)
   return keys
 end
 
+-- What a constructor called without a table (models.TextField()) reads; never written to.
+local NO_OPTIONS = {}
+
 local function field_type(name, spec)
   spec.keys = keys_with(spec.extra)
+  local defaults, validate = spec.defaults, spec.validate
   models[name] = function(t)
     local loc = check.where(1)
-    t = t or {}
+    t = t or NO_OPTIONS
     local problem = check.problem(name, t, spec)
     if problem then check.raise(loc, problem) end
     local f = { __field = name, __where = loc }
-    for k, v in pairs(spec.defaults or {}) do f[k] = v end
+    if defaults then
+      for k, v in pairs(defaults) do f[k] = v end
+    end
     for k, v in pairs(t) do f[k] = v end
-    if spec.validate then
-      problem = spec.validate(f)
+    if validate then
+      problem = validate(f)
       if problem then check.raise(loc, name .. ": " .. problem) end
     end
     return setmetatable(f, FieldMT)
