@@ -101,7 +101,9 @@ end
 --- Check table `t` given to constructor `ctor` against `spec`:
 --- spec.keys = { key = checker }, spec.required = { "key", ... }.
 --- Returns nil, or a message naming the first problem (unknown key, missing key, bad value).
-function M.problem(ctor, t, spec)
+--- With `into`, the entries of `t` are copied into it as they are checked, so a constructor
+--- walks the table once; after a problem, `into` holds some of them and is to be dropped.
+function M.problem(ctor, t, spec, into)
   if type(t) ~= "table" then
     return ctor .. " expects a table of options, got " .. type(t)
   end
@@ -111,6 +113,7 @@ function M.problem(ctor, t, spec)
   for k, v in pairs(t) do
     local check = keys[k] -- spec keys are strings: any other key finds nothing
     if not check or check(v) ~= nil then clean = false; break end
+    if into then into[k] = v end
   end
   if clean then
     for _, k in ipairs(required) do

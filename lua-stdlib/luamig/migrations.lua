@@ -93,18 +93,19 @@ local function sql_value(v)
   return list_of(sql_item, "a string, a list of strings, or a list of {sql, params} pairs")(v)
 end
 
--- Validates `t` and returns it tagged as operation `name`. The caller's table is copied, so
--- that reusing or changing it later leaves the operation alone; one luamig made itself
--- (`own`) is tagged in place.
+-- Validates `t` and returns it tagged as operation `name`. The caller's table is copied (as
+-- it is checked), so that reusing or changing it later leaves the operation alone; one luamig
+-- made itself (`own`) is tagged in place.
 local function build(name, t, spec, loc, own)
-  local problem = check.problem(name, t, spec)
-  if problem then check.raise(loc, problem) end
   if own then
+    local problem = check.problem(name, t, spec)
+    if problem then check.raise(loc, problem) end
     t.__op, t.__where = name, loc
     return setmetatable(t, OperationMT)
   end
   local op = { __op = name, __where = loc }
-  for k, v in pairs(t) do op[k] = v end
+  local problem = check.problem(name, t, spec, op)
+  if problem then check.raise(loc, problem) end
   return setmetatable(op, OperationMT)
 end
 
@@ -201,11 +202,9 @@ local MIGRATION_SPEC = {
 --- A migration: its operations and where it sits in the graph.
 function migrations.Migration(t)
   local loc = check.where(1)
-  t = t or {}
-  local problem = check.problem("Migration", t, MIGRATION_SPEC)
-  if problem then check.raise(loc, problem) end
   local m = { __where = loc }
-  for k, v in pairs(t) do m[k] = v end
+  local problem = check.problem("Migration", t or {}, MIGRATION_SPEC, m)
+  if problem then check.raise(loc, problem) end
   return setmetatable(m, MigrationMT)
 end
 

@@ -56,14 +56,12 @@ local function field_type(name, spec)
   local defaults, validate = spec.defaults, spec.validate
   models[name] = function(t)
     local loc = check.where(1)
-    t = t or NO_OPTIONS
-    local problem = check.problem(name, t, spec)
-    if problem then check.raise(loc, problem) end
     local f = { __field = name, __where = loc }
     if defaults then
       for k, v in pairs(defaults) do f[k] = v end
     end
-    for k, v in pairs(t) do f[k] = v end
+    local problem = check.problem(name, t or NO_OPTIONS, spec, f)
+    if problem then check.raise(loc, problem) end
     if validate then
       problem = validate(f)
       if problem then check.raise(loc, name .. ": " .. problem) end
@@ -125,10 +123,9 @@ local function simple_ctor(name, mt, spec)
   return function(t)
     local loc = check.where(1)
     t = t or {}
-    local problem = check.problem(name, t, spec) or (spec.validate and spec.validate(t))
-    if problem then check.raise(loc, problem) end
     local v = { __kind = name, __where = loc }
-    for k, x in pairs(t) do v[k] = x end
+    local problem = check.problem(name, t, spec, v) or (spec.validate and spec.validate(t))
+    if problem then check.raise(loc, problem) end
     return setmetatable(v, mt)
   end
 end
