@@ -72,7 +72,7 @@ end
 function T.one_of(...)
   local allowed = { ... }
   return function(v)
-    for _, a in ipairs(allowed) do if v == a then return nil end end
+    for i = 1, #allowed do if v == allowed[i] then return nil end end
     return "one of " .. table.concat(allowed, ", ")
   end
 end
@@ -116,8 +116,9 @@ function M.problem(ctor, t, spec, into)
     if into then into[k] = v end
   end
   if clean then
-    for _, k in ipairs(required) do
-      if t[k] == nil then clean = false; break end
+    -- A numeric loop: ipairs would call its iterator, a C function, once per key.
+    for i = 1, #required do
+      if t[required[i]] == nil then clean = false; break end
     end
     if clean then return nil end
   end
