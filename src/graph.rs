@@ -174,49 +174,50 @@ enum RefKind {
     RunBefore,
 }
 
-/// A node while the graph is being assembled; keyed edges make the squash surgery simple.
+/// A node while the graph is being assembled; keyed edges make the squash surgery simple. Keys are borrowed from
+/// the `MigrationNode`s being built, so no edge copies a key.
 #[derive(Default)]
-struct WorkNode {
-    parents: BTreeSet<NodeKey>,
-    children: BTreeSet<NodeKey>,
+struct WorkNode<'a> {
+    parents: BTreeSet<&'a NodeKey>,
+    children: BTreeSet<&'a NodeKey>,
     /// `None` for a migration with a file. For a placeholder (Django's `DummyNode`), the migrations that referred
     /// to it; a placeholder still present after replacement is a missing-migration error.
-    referrers: Option<BTreeSet<(RefKind, NodeKey)>>,
+    referrers: Option<BTreeSet<(RefKind, &'a NodeKey)>>,
 }
 
 /// The mutable graph used during [`MigrationGraph::build`]. Invariant: every key in any `parents`/`children`
 /// set is itself a key of `nodes` (edges are only added between existing nodes and removed with them).
 #[derive(Default)]
-struct Builder {
-    nodes: BTreeMap<NodeKey, WorkNode>,
+struct Builder<'a> {
+    nodes: BTreeMap<&'a NodeKey, WorkNode<'a>>,
 }
 
-impl Builder {
-    fn add_migration(&mut self, key: &NodeKey) -> Result<(), GraphError> {
+impl<'a> Builder<'a> {
+    fn add_migration(&mut self, key: &'a NodeKey) -> Result<(), GraphError> {
         if self.nodes.contains_key(key) {
             return Err(GraphError::DuplicateMigration(key.clone()));
         }
-        self.nodes.insert(key.clone(), WorkNode::default());
+        self.nodes.insert(key, WorkNode::default());
         Ok(())
     }
 
     /// Makes sure `key` exists, creating a placeholder that remembers `origin` if it has no file.
-    fn ensure(&mut self, key: &NodeKey, kind: RefKind, origin: &NodeKey) {
-        let node = self.nodes.entry(key.clone()).or_insert_with(|| WorkNode {
+    fn ensure(&mut self, key: &'a NodeKey, kind: RefKind, origin: &'a NodeKey) {
+        let node = self.nodes.entry(key).or_insert_with(|| WorkNode {
             referrers: Some(BTreeSet::new()),
             ..WorkNode::default()
         });
         if let Some(referrers) = &mut node.referrers {
-            referrers.insert((kind, origin.clone()));
+            referrers.insert((kind, origin));
         }
     }
 
     fn add_dependency(
         &mut self,
-        child: &NodeKey,
-        parent: &NodeKey,
+        child: &'a NodeKey,
+        parent: &'a NodeKey,
         kind: RefKind,
-        origin: &NodeKey,
+        origin: &'a NodeKey,
     ) {
         self.ensure(child, kind, origin);
         self.ensure(parent, kind, origin);
@@ -224,17 +225,17 @@ impl Builder {
     }
 
     /// Adds the edge `parent -> child`; both ends must already exist (callers guarantee it).
-    fn link(&mut self, child: &NodeKey, parent: &NodeKey) {
+    fn link(&mut self, child: &'a NodeKey, parent: &'a NodeKey) {
         if let Some(node) = self.nodes.get_mut(child) {
-            node.parents.insert(parent.clone());
+            node.parents.insert(parent);
         }
         if let Some(node) = self.nodes.get_mut(parent) {
-            node.children.insert(child.clone());
+            node.children.insert(child);
         }
     }
 
     /// Django's `remove_replaced_nodes`: drop every replaced node and point its outside edges at `squash`.
-    fn use_replacement(&mut self, squash: &NodeKey, replaced: &BTreeSet<NodeKey>) {
+    fn use_replacement(&mut self, squash: &'a NodeKey, replaced: &BTreeSet<&'a NodeKey>) {
         for key in replaced {
             let Some(old) = self.nodes.remove(key) else {
                 continue;
@@ -262,30 +263,30 @@ impl Builder {
 
     /// Django's `remove_replacement_node`: drop `squash` and make its children depend on the latest replaced
     /// nodes instead. Its parents need no remapping: the replaced nodes already carry that ancestry.
-    fn drop_replacement(&mut self, squash: &NodeKey, replaced: &BTreeSet<NodeKey>) {
+    fn drop_replacement(&mut self, squash: &'a NodeKey, replaced: &BTreeSet<&'a NodeKey>) {
         let Some(old) = self.nodes.remove(squash) else {
             return;
         };
         let present: Vec<&NodeKey> = replaced
             .iter()
+            .copied()
             .filter(|k| self.nodes.contains_key(*k))
             .collect();
         let inner_parents: BTreeSet<&NodeKey> = present
             .iter()
             .filter_map(|k| self.nodes.get(*k))
-            .flat_map(|n| n.parents.iter())
+            .flat_map(|n| n.parents.iter().copied())
             .collect();
         // Only the replaced nodes that no other replaced node depends on: the tips of the replaced chain.
-        let latest: Vec<NodeKey> = present
-            .iter()
+        let latest: Vec<&NodeKey> = present
+            .into_iter()
             .filter(|k| !inner_parents.contains(*k))
-            .map(|k| (*k).clone())
             .collect();
-        for child in old.children.iter().filter(|c| *c != squash) {
+        for &child in old.children.iter().filter(|c| **c != squash) {
             if let Some(node) = self.nodes.get_mut(child) {
                 node.parents.remove(squash);
             }
-            for tip in &latest {
+            for &tip in &latest {
                 self.link(child, tip);
             }
         }
@@ -299,20 +300,20 @@ impl Builder {
     /// Django's `validate_consistency` plus the friendlier #23556 message: any placeholder left is an error.
     fn check_placeholders(
         &self,
-        replacements: &BTreeMap<NodeKey, BTreeSet<NodeKey>>,
+        replacements: &BTreeMap<&'a NodeKey, BTreeSet<&'a NodeKey>>,
     ) -> Result<(), GraphError> {
-        for (key, node) in &self.nodes {
+        for (&key, node) in &self.nodes {
             let Some(referrers) = &node.referrers else {
                 continue;
             };
             // `ensure` records a referrer whenever it creates a placeholder, so this always matches.
-            let Some((kind, origin)) = referrers.first() else {
+            let Some(&(kind, origin)) = referrers.first() else {
                 continue;
             };
             let squashes: Vec<NodeKey> = replacements
                 .iter()
                 .filter(|(_, replaced)| replaced.contains(key))
-                .map(|(squash, _)| squash.clone())
+                .map(|(&squash, _)| squash.clone())
                 .collect();
             if !squashes.is_empty() && squashes.iter().all(|s| !self.nodes.contains_key(s)) {
                 return Err(GraphError::ReplacedMissing {
@@ -338,9 +339,9 @@ impl Builder {
     /// Freezes into index-based adjacency. Keys are sorted and indices follow key order, so sorted key sets
     /// map to sorted index lists.
     fn finish(self, applied: BTreeSet<NodeKey>) -> MigrationGraph {
-        let keys: Vec<NodeKey> = self.nodes.keys().cloned().collect();
+        let keys: Vec<NodeKey> = self.nodes.keys().map(|&k| k.clone()).collect();
         // By the Builder invariant every neighbour is in `keys`, so the lookup never drops anything.
-        let to_indices = |set: &BTreeSet<NodeKey>| -> Vec<usize> {
+        let to_indices = |set: &BTreeSet<&NodeKey>| -> Vec<usize> {
             set.iter()
                 .filter_map(|k| keys.binary_search(k).ok())
                 .collect()
@@ -406,11 +407,11 @@ impl MigrationGraph {
     ) -> Result<MigrationGraph, GraphError> {
         nodes.sort_by(|a, b| a.key.cmp(&b.key));
         let mut builder = Builder::default();
-        let mut replacements: BTreeMap<NodeKey, BTreeSet<NodeKey>> = BTreeMap::new();
+        let mut replacements: BTreeMap<&NodeKey, BTreeSet<&NodeKey>> = BTreeMap::new();
         for node in &nodes {
             builder.add_migration(&node.key)?;
             if !node.replaces.is_empty() {
-                replacements.insert(node.key.clone(), node.replaces.iter().cloned().collect());
+                replacements.insert(&node.key, node.replaces.iter().collect());
             }
         }
         for node in &nodes {
@@ -422,9 +423,9 @@ impl MigrationGraph {
             }
         }
         let mut effective = applied.clone();
-        for (squash, replaced) in &replacements {
-            let all = replaced.iter().all(|k| effective.contains(k));
-            let any = replaced.iter().any(|k| effective.contains(k));
+        for (&squash, replaced) in &replacements {
+            let all = replaced.iter().all(|k| effective.contains(*k));
+            let any = replaced.iter().any(|k| effective.contains(*k));
             if all {
                 effective.insert(squash.clone());
             } else {

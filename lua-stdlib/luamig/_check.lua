@@ -7,6 +7,9 @@ local core = require("luamig.core")
 
 local M = {}
 
+-- For specs without required keys, so a check makes no table of its own.
+local NONE = {}
+
 -- Levenshtein distance, to suggest the key the user probably meant.
 local function distance(a, b)
   local prev = {}
@@ -69,7 +72,7 @@ end
 function T.one_of(...)
   local allowed = { ... }
   return function(v)
-    for _, a in ipairs(allowed) do if v == a then return nil end end
+    for i = 1, #allowed do if v == allowed[i] then return nil end end
     return "one of " .. table.concat(allowed, ", ")
   end
 end
@@ -98,20 +101,24 @@ end
 --- Check table `t` given to constructor `ctor` against `spec`:
 --- spec.keys = { key = checker }, spec.required = { "key", ... }.
 --- Returns nil, or a message naming the first problem (unknown key, missing key, bad value).
-function M.problem(ctor, t, spec)
+--- With `into`, the entries of `t` are copied into it as they are checked, so a constructor
+--- walks the table once; after a problem, `into` holds some of them and is to be dropped.
+function M.problem(ctor, t, spec, into)
   if type(t) ~= "table" then
     return ctor .. " expects a table of options, got " .. type(t)
   end
   -- Fast path for the usual valid table; the sorted pass below names the first problem
   -- in a stable order when there is one.
-  local keys, clean = spec.keys, true
+  local keys, required, clean = spec.keys, spec.required or NONE, true
   for k, v in pairs(t) do
-    local check = type(k) == "string" and keys[k]
+    local check = keys[k] -- spec keys are strings: any other key finds nothing
     if not check or check(v) ~= nil then clean = false; break end
+    if into then into[k] = v end
   end
   if clean then
-    for _, k in ipairs(spec.required or {}) do
-      if t[k] == nil then clean = false; break end
+    -- A numeric loop: ipairs would call its iterator, a C function, once per key.
+    for i = 1, #required do
+      if t[required[i]] == nil then clean = false; break end
     end
     if clean then return nil end
   end
@@ -128,7 +135,7 @@ function M.problem(ctor, t, spec)
       return ctor .. ": '" .. k .. "' must be " .. expected .. ", got " .. M.describe(t[k])
     end
   end
-  for _, k in ipairs(spec.required or {}) do
+  for _, k in ipairs(required) do
     if t[k] == nil then
       return ctor .. ": missing required key '" .. k .. "'"
     end

@@ -61,9 +61,10 @@ local MODEL_OPTIONS = {
   proxy = T.boolean, abstract = T.boolean, swappable = T.string, order_with_respect_to = T.string,
   default_related_name = T.string, required_db_vendor = T.string, select_on_save = T.boolean,
 }
+local MODEL_OPTIONS_SPEC = { keys = MODEL_OPTIONS }
 local function model_options(v)
   if type(v) ~= "table" then return "a table of model options" end
-  local problem = check.problem("options", v, { keys = MODEL_OPTIONS })
+  local problem = check.problem("options", v, MODEL_OPTIONS_SPEC)
   if problem then return "valid model options: " .. problem end
 end
 
@@ -92,11 +93,19 @@ local function sql_value(v)
   return list_of(sql_item, "a string, a list of strings, or a list of {sql, params} pairs")(v)
 end
 
-local function build(name, t, spec, loc)
-  local problem = check.problem(name, t, spec)
-  if problem then check.raise(loc, problem) end
+-- Validates `t` and returns it tagged as operation `name`. The caller's table is copied (as
+-- it is checked), so that reusing or changing it later leaves the operation alone; one luamig
+-- made itself (`own`) is tagged in place.
+local function build(name, t, spec, loc, own)
+  if own then
+    local problem = check.problem(name, t, spec)
+    if problem then check.raise(loc, problem) end
+    t.__op, t.__where = name, loc
+    return setmetatable(t, OperationMT)
+  end
   local op = { __op = name, __where = loc }
-  for k, v in pairs(t) do op[k] = v end
+  local problem = check.problem(name, t, spec, op)
+  if problem then check.raise(loc, problem) end
   return setmetatable(op, OperationMT)
 end
 
@@ -161,20 +170,18 @@ local function callable_operation(name, spec, positional)
     __name = "migrations." .. name,
     __call = function(_, first, second, ...)
       local loc = check.where(1)
-      local t
       if is_options_table(first) then
         if second ~= nil then
           check.raise(loc, name .. ": pass either one table of options or positional arguments")
         end
-        t = first
-      else
-        if select("#", ...) > 0 then
-          check.raise(loc, name .. ": too many positional arguments (expected "
-            .. positional[1] .. ", " .. positional[2] .. ")")
-        end
-        t = { [positional[1]] = first, [positional[2]] = second }
+        local op = build(name, first, spec, loc)
+        return op
       end
-      local op = build(name, t, spec, loc)
+      if select("#", ...) > 0 then
+        check.raise(loc, name .. ": too many positional arguments (expected "
+          .. positional[1] .. ", " .. positional[2] .. ")")
+      end
+      local op = build(name, { [positional[1]] = first, [positional[2]] = second }, spec, loc, true)
       return op
     end,
   })
@@ -195,11 +202,9 @@ local MIGRATION_SPEC = {
 --- A migration: its operations and where it sits in the graph.
 function migrations.Migration(t)
   local loc = check.where(1)
-  t = t or {}
-  local problem = check.problem("Migration", t, MIGRATION_SPEC)
-  if problem then check.raise(loc, problem) end
   local m = { __where = loc }
-  for k, v in pairs(t) do m[k] = v end
+  local problem = check.problem("Migration", t or {}, MIGRATION_SPEC, m)
+  if problem then check.raise(loc, problem) end
   return setmetatable(m, MigrationMT)
 end
 

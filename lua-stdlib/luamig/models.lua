@@ -48,18 +48,22 @@ local function keys_with(extra)
   return keys
 end
 
+-- What a constructor called without a table (models.TextField()) reads; never written to.
+local NO_OPTIONS = {}
+
 local function field_type(name, spec)
   spec.keys = keys_with(spec.extra)
+  local defaults, validate = spec.defaults, spec.validate
   models[name] = function(t)
     local loc = check.where(1)
-    t = t or {}
-    local problem = check.problem(name, t, spec)
-    if problem then check.raise(loc, problem) end
     local f = { __field = name, __where = loc }
-    for k, v in pairs(spec.defaults or {}) do f[k] = v end
-    for k, v in pairs(t) do f[k] = v end
-    if spec.validate then
-      problem = spec.validate(f)
+    if defaults then
+      for k, v in pairs(defaults) do f[k] = v end
+    end
+    local problem = check.problem(name, t or NO_OPTIONS, spec, f)
+    if problem then check.raise(loc, problem) end
+    if validate then
+      problem = validate(f)
       if problem then check.raise(loc, name .. ": " .. problem) end
     end
     return setmetatable(f, FieldMT)
@@ -119,10 +123,9 @@ local function simple_ctor(name, mt, spec)
   return function(t)
     local loc = check.where(1)
     t = t or {}
-    local problem = check.problem(name, t, spec) or (spec.validate and spec.validate(t))
-    if problem then check.raise(loc, problem) end
     local v = { __kind = name, __where = loc }
-    for k, x in pairs(t) do v[k] = x end
+    local problem = check.problem(name, t, spec, v) or (spec.validate and spec.validate(t))
+    if problem then check.raise(loc, problem) end
     return setmetatable(v, mt)
   end
 end

@@ -81,7 +81,7 @@ impl Decoder {
             }
         };
         // `return migrations.Migration{...}` is a tail call, which leaves no location.
-        let location: String = get::<String>(&t, "__where", &shown)?
+        let location: String = raw::<String>(&t, "__where", &shown)?
             .filter(|l| !l.is_empty())
             .unwrap_or(shown.clone());
         let ctx = Ctx {
@@ -89,7 +89,7 @@ impl Decoder {
             location: location.clone(),
             depth: std::cell::Cell::new(0),
         };
-        let ops: Table = get(&t, "operations", &location)?
+        let ops: Table = raw(&t, "operations", &location)?
             .ok_or_else(|| bad(&location, "Migration: missing required key 'operations'"))?;
         Ok(Migration {
             dependencies: self.dependencies(&t, "dependencies", &ctx)?,
@@ -99,8 +99,8 @@ impl Decoder {
                 .into_iter()
                 .map(|d| NodeKey::new(d.app, d.name))
                 .collect(),
-            initial: get(&t, "initial", &location)?,
-            atomic: get(&t, "atomic", &location)?.unwrap_or(true),
+            initial: raw(&t, "initial", &location)?,
+            atomic: raw(&t, "atomic", &location)?.unwrap_or(true),
             operations: self.operations(&ops, &ctx)?,
             key,
             path: display.to_path_buf(),
@@ -110,7 +110,7 @@ impl Decoder {
     }
 
     fn dependencies(&self, t: &Table, key: &str, ctx: &Ctx) -> Result<Vec<DependencySpec>> {
-        let Some(list) = get::<Table>(t, key, &ctx.location)? else {
+        let Some(list) = raw::<Table>(t, key, &ctx.location)? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -139,10 +139,10 @@ impl Decoder {
                 "not an operation (build it with migrations.AddField{...} etc.)",
             ));
         }
-        let loc: String = get(t, "__where", &ctx.location)?.unwrap_or_default();
-        let kind_name: String = get(t, "__op", &loc)?.unwrap_or_default();
+        let loc: String = raw(t, "__where", &ctx.location)?.unwrap_or_default();
+        let kind_name: String = raw(t, "__op", &loc)?.unwrap_or_default();
         let s = |k: &str| -> Result<String> {
-            get::<String>(t, k, &loc)?
+            raw::<String>(t, k, &loc)?
                 .ok_or_else(|| bad(&loc, format!("{kind_name}: missing required key '{k}'")))
         };
         let model_of = |k: &str| -> Result<String> { s(k) };
@@ -150,7 +150,7 @@ impl Decoder {
         let kind = match kind_name.as_str() {
             "CreateModel" => {
                 let name = s("name")?;
-                let fields_t: Table = get(t, "fields", &loc)?
+                let fields_t: Table = raw(t, "fields", &loc)?
                     .ok_or_else(|| bad(&loc, "CreateModel: missing required key 'fields'"))?;
                 let mut fields = Vec::new();
                 for pair in fields_t.sequence_values::<Table>() {
@@ -159,7 +159,7 @@ impl Decoder {
                     let ft: Table = pair.get(2).map_err(|e| bad(&loc, e))?;
                     fields.push((fname, self.field(&ft, ctx.app, &name)?));
                 }
-                let options = match get::<Table>(t, "options", &loc)? {
+                let options = match raw::<Table>(t, "options", &loc)? {
                     Some(o) => self.options(&o, &loc)?,
                     None => ModelOptions::default(),
                 };
@@ -176,14 +176,14 @@ impl Decoder {
             },
             "AlterModelTable" => K::AlterModelTable {
                 name: s("name")?,
-                table: get(t, "table", &loc)?,
+                table: raw(t, "table", &loc)?,
             },
             "AlterModelTableComment" | "AlterModelManagers" => K::AlterModelOptions {
                 name: s("name")?,
                 options: ModelOptions::default(),
             },
             "AlterModelOptions" => {
-                let o: Table = get(t, "options", &loc)?.ok_or_else(|| {
+                let o: Table = raw(t, "options", &loc)?.ok_or_else(|| {
                     bad(&loc, "AlterModelOptions: missing required key 'options'")
                 })?;
                 K::AlterModelOptions {
@@ -193,14 +193,18 @@ impl Decoder {
             }
             "AlterUniqueTogether" => K::AlterUniqueTogether {
                 name: s("name")?,
-                unique_together: together(t, "unique_together", &loc)?,
+                unique_together: together(
+                    raw(t, "unique_together", &loc)?,
+                    "unique_together",
+                    &loc,
+                )?,
             },
             "AlterIndexTogether" => K::AlterIndexTogether {
                 name: s("name")?,
-                index_together: together(t, "index_together", &loc)?,
+                index_together: together(raw(t, "index_together", &loc)?, "index_together", &loc)?,
             },
             "AddIndex" => {
-                let it: Table = get(t, "index", &loc)?
+                let it: Table = raw(t, "index", &loc)?
                     .ok_or_else(|| bad(&loc, "AddIndex: missing required key 'index'"))?;
                 K::AddIndex {
                     model_name: model_of("model_name")?,
@@ -212,7 +216,7 @@ impl Decoder {
                 name: s("name")?,
             },
             "AddConstraint" => {
-                let ct: Table = get(t, "constraint", &loc)?
+                let ct: Table = raw(t, "constraint", &loc)?
                     .ok_or_else(|| bad(&loc, "AddConstraint: missing required key 'constraint'"))?;
                 K::AddConstraint {
                     model_name: model_of("model_name")?,
@@ -225,12 +229,12 @@ impl Decoder {
             },
             "AddField" | "AlterField" => {
                 let model_name = model_of("model_name")?;
-                let ft: Table = get(t, "field", &loc)?.ok_or_else(|| {
+                let ft: Table = raw(t, "field", &loc)?.ok_or_else(|| {
                     bad(&loc, format!("{kind_name}: missing required key 'field'"))
                 })?;
                 let field = self.field(&ft, ctx.app, &model_name)?;
                 let name = s("name")?;
-                let preserve_default = get(t, "preserve_default", &loc)?.unwrap_or(true);
+                let preserve_default = raw(t, "preserve_default", &loc)?.unwrap_or(true);
                 if kind_name == "AddField" {
                     K::AddField {
                         model_name,
@@ -258,11 +262,11 @@ impl Decoder {
             },
             "RunSQL" => {
                 let sql = sql_list(
-                    &get::<LuaValue>(t, "sql", &loc)?.unwrap_or(LuaValue::Nil),
+                    &raw::<LuaValue>(t, "sql", &loc)?.unwrap_or(LuaValue::Nil),
                     &loc,
                     self,
                 )?;
-                let reverse_sql = match get::<LuaValue>(t, "reverse_sql", &loc)? {
+                let reverse_sql = match raw::<LuaValue>(t, "reverse_sql", &loc)? {
                     None | Some(LuaValue::Nil) => None,
                     Some(v) => Some(sql_list(&v, &loc, self)?),
                 };
@@ -271,16 +275,16 @@ impl Decoder {
                     reverse_sql,
                     state_operations: self.nested(t, "state_operations", ctx, &loc)?,
                     hints: hints(t, &loc)?,
-                    elidable: get(t, "elidable", &loc)?.unwrap_or(false),
+                    elidable: raw(t, "elidable", &loc)?.unwrap_or(false),
                 }
             }
             "RunLua" => K::RunLua {
-                code: get::<Function>(t, "code", &loc)?
+                code: raw::<Function>(t, "code", &loc)?
                     .ok_or_else(|| bad(&loc, "RunLua: missing required key 'code'"))?,
-                reverse_code: get(t, "reverse_code", &loc)?,
-                atomic: get(t, "atomic", &loc)?,
+                reverse_code: raw(t, "reverse_code", &loc)?,
+                atomic: raw(t, "atomic", &loc)?,
                 hints: hints(t, &loc)?,
-                elidable: get(t, "elidable", &loc)?.unwrap_or(false),
+                elidable: raw(t, "elidable", &loc)?.unwrap_or(false),
             },
             "SeparateDatabaseAndState" => K::SeparateDatabaseAndState {
                 database_operations: self.nested(t, "database_operations", ctx, &loc)?,
@@ -295,7 +299,7 @@ impl Decoder {
     }
 
     fn nested(&self, t: &Table, key: &str, ctx: &Ctx, loc: &str) -> Result<Vec<Operation>> {
-        let Some(list) = get::<Table>(t, key, loc)? else {
+        let Some(list) = raw::<Table>(t, key, loc)? else {
             return Ok(Vec::new());
         };
         let depth = ctx.depth.get() + 1;
@@ -313,14 +317,14 @@ impl Decoder {
 
     /// Decodes a field built by `luamig.models` for model `model` of `app`.
     fn field(&self, t: &Table, app: &str, model: &str) -> Result<Field> {
-        let loc: String = get(t, "__where", "")?.unwrap_or_default();
-        let type_name: String = get(t, "__field", &loc)?
+        let loc: String = raw(t, "__where", "")?.unwrap_or_default();
+        let type_name: String = raw(t, "__field", &loc)?
             .ok_or_else(|| bad(&loc, "not a field (use models.CharField{...} etc.)"))?;
         let kind = FieldKind::from_name(&type_name)
             .ok_or_else(|| bad(&loc, format!("unknown field type '{type_name}'")))?;
-        let flag = |k: &str| -> Result<bool> { Ok(get::<bool>(t, k, &loc)?.unwrap_or(false)) };
+        let flag = |k: &str| -> Result<bool> { Ok(raw::<bool>(t, k, &loc)?.unwrap_or(false)) };
         let uint = |k: &str| -> Result<Option<u32>> {
-            match get::<i64>(t, k, &loc)? {
+            match raw::<i64>(t, k, &loc)? {
                 None => Ok(None),
                 Some(n) => u32::try_from(n)
                     .map(Some)
@@ -333,29 +337,29 @@ impl Decoder {
         f.blank = flag("blank")?;
         f.unique = flag("unique")?;
         f.primary_key = flag("primary_key")?;
-        f.db_index = match get::<bool>(t, "db_index", &loc)? {
+        f.db_index = match raw::<bool>(t, "db_index", &loc)? {
             Some(b) => b,
             None => kind.is_foreign_key(),
         };
-        f.db_column = get(t, "db_column", &loc)?;
+        f.db_column = raw(t, "db_column", &loc)?;
         f.max_length = uint("max_length")?;
         f.max_digits = uint("max_digits")?;
         f.decimal_places = uint("decimal_places")?;
         f.auto_now = flag("auto_now")?;
         f.auto_now_add = flag("auto_now_add")?;
-        f.default = match get::<LuaValue>(t, "default", &loc)? {
+        f.default = match raw::<LuaValue>(t, "default", &loc)? {
             None | Some(LuaValue::Nil) => None,
             Some(LuaValue::Function(func)) => Some(FieldDefault::Lua(func)),
             Some(v) => Some(FieldDefault::Value(self.value(&v, &loc)?)),
         };
-        f.db_default = match get::<LuaValue>(t, "db_default", &loc)? {
+        f.db_default = match raw::<LuaValue>(t, "db_default", &loc)? {
             None | Some(LuaValue::Nil) => None,
             Some(v) => Some(self.value(&v, &loc)?),
         };
         if kind.is_foreign_key() || kind == FieldKind::ManyToManyField {
-            let to: String = get(t, "to", &loc)?
+            let to: String = raw(t, "to", &loc)?
                 .ok_or_else(|| bad(&loc, format!("{type_name}: missing required key 'to'")))?;
-            let on_delete = match get::<String>(t, "on_delete", &loc)? {
+            let on_delete = match raw::<String>(t, "on_delete", &loc)? {
                 Some(name) => OnDelete::from_name(&name)
                     .ok_or_else(|| bad(&loc, format!("{type_name}: unknown on_delete '{name}'")))?,
                 None => OnDelete::Cascade,
@@ -363,11 +367,11 @@ impl Decoder {
             f.relation = Some(Relation {
                 to: model_ref(&to, app, model),
                 on_delete,
-                related_name: get(t, "related_name", &loc)?,
-                to_field: get(t, "to_field", &loc)?,
-                db_constraint: get::<bool>(t, "db_constraint", &loc)?.unwrap_or(true),
-                through: get::<String>(t, "through", &loc)?.map(|th| model_ref(&th, app, model)),
-                db_table: get(t, "db_table", &loc)?,
+                related_name: raw(t, "related_name", &loc)?,
+                to_field: raw(t, "to_field", &loc)?,
+                db_constraint: raw::<bool>(t, "db_constraint", &loc)?.unwrap_or(true),
+                through: raw::<String>(t, "through", &loc)?.map(|th| model_ref(&th, app, model)),
+                db_table: raw(t, "db_table", &loc)?,
             });
         }
         if kind == FieldKind::OneToOneField {
@@ -403,9 +407,9 @@ impl Decoder {
             db_table: get(t, "db_table", loc)?,
             managed: get(t, "managed", loc)?,
             proxy: get(t, "proxy", loc)?.unwrap_or(false),
-            unique_together: together(t, "unique_together", loc)?,
-            index_together: together(t, "index_together", loc)?,
-            ordering: string_list(t, "ordering", loc)?,
+            unique_together: together(get(t, "unique_together", loc)?, "unique_together", loc)?,
+            index_together: together(get(t, "index_together", loc)?, "index_together", loc)?,
+            ordering: get(t, "ordering", loc)?.unwrap_or_default(),
             ..ModelOptions::default()
         };
         if let Some(list) = get::<Table>(t, "indexes", loc)? {
@@ -453,18 +457,23 @@ fn model_ref(to: &str, app: &str, model: &str) -> ModelKey {
     }
 }
 
+/// Reads `key` of a table the user built (options, hints), through any `__index` it has.
 fn get<V: mlua::FromLua>(t: &Table, key: &str, loc: &str) -> Result<Option<V>> {
     t.get::<Option<V>>(key)
         .map_err(|e| bad(loc, format!("'{key}': {e}")))
 }
 
-fn string_list(t: &Table, key: &str, loc: &str) -> Result<Vec<String>> {
-    Ok(get::<Vec<String>>(t, key, loc)?.unwrap_or_default())
+/// Reads `key` of a table tagged by luamig's constructors (a migration, operation, field,
+/// index or constraint). Their metatables have no `__index`, so a raw read finds what `get`
+/// would, without the protected call mlua makes for every table that has a metatable.
+fn raw<V: mlua::FromLua>(t: &Table, key: &str, loc: &str) -> Result<Option<V>> {
+    t.raw_get::<Option<V>>(key)
+        .map_err(|e| bad(loc, format!("'{key}': {e}")))
 }
 
-/// unique_together as written: `{ {"a","b"}, ... }` or one `{ "a", "b" }`.
-fn together(t: &Table, key: &str, loc: &str) -> Result<Vec<Vec<String>>> {
-    match get::<LuaValue>(t, key, loc)? {
+/// unique_together as written, the value of `key`: `{ {"a","b"}, ... }` or one `{ "a", "b" }`.
+fn together(value: Option<LuaValue>, key: &str, loc: &str) -> Result<Vec<Vec<String>>> {
+    match value {
         None | Some(LuaValue::Nil) => Ok(Vec::new()),
         Some(LuaValue::Table(list)) => {
             if let Ok(flat) = list
@@ -487,33 +496,33 @@ fn together(t: &Table, key: &str, loc: &str) -> Result<Vec<Vec<String>>> {
 }
 
 fn index(t: &Table, loc: &str) -> Result<Index> {
-    let loc2: String = get(t, "__where", loc)?.unwrap_or(loc.to_string());
+    let loc2: String = raw(t, "__where", loc)?.unwrap_or(loc.to_string());
     Ok(Index {
-        name: get(t, "name", &loc2)?
+        name: raw(t, "name", &loc2)?
             .ok_or_else(|| bad(&loc2, "Index: missing required key 'name'"))?,
-        fields: string_list(t, "fields", &loc2)?,
-        condition: get(t, "condition", &loc2)?,
-        opclasses: string_list(t, "opclasses", &loc2)?,
+        fields: raw(t, "fields", &loc2)?.unwrap_or_default(),
+        condition: raw(t, "condition", &loc2)?,
+        opclasses: raw(t, "opclasses", &loc2)?.unwrap_or_default(),
     })
 }
 
 fn constraint(t: &Table, loc: &str) -> Result<Constraint> {
-    let loc2: String = get(t, "__where", loc)?.unwrap_or(loc.to_string());
-    let kind: String = get(t, "__kind", &loc2)?.unwrap_or_default();
-    let name: String = get(t, "name", &loc2)?
+    let loc2: String = raw(t, "__where", loc)?.unwrap_or(loc.to_string());
+    let kind: String = raw(t, "__kind", &loc2)?.unwrap_or_default();
+    let name: String = raw(t, "name", &loc2)?
         .ok_or_else(|| bad(&loc2, format!("{kind}: missing required key 'name'")))?;
     Ok(match kind.as_str() {
         "UniqueConstraint" => Constraint::Unique {
             name,
-            fields: string_list(t, "fields", &loc2)?,
-            condition: get(t, "condition", &loc2)?,
-            deferrable: get(t, "deferrable", &loc2)?,
+            fields: raw(t, "fields", &loc2)?.unwrap_or_default(),
+            condition: raw(t, "condition", &loc2)?,
+            deferrable: raw(t, "deferrable", &loc2)?,
         },
         _ => Constraint::Check {
             name,
-            check: match get::<String>(t, "check", &loc2)? {
+            check: match raw::<String>(t, "check", &loc2)? {
                 Some(c) => c,
-                None => get(t, "condition", &loc2)?.unwrap_or_default(),
+                None => raw(t, "condition", &loc2)?.unwrap_or_default(),
             },
         },
     })
@@ -521,7 +530,7 @@ fn constraint(t: &Table, loc: &str) -> Result<Constraint> {
 
 fn hints(t: &Table, loc: &str) -> Result<Hints> {
     let mut out = BTreeMap::new();
-    if let Some(h) = get::<Table>(t, "hints", loc)? {
+    if let Some(h) = raw::<Table>(t, "hints", loc)? {
         for pair in h.pairs::<String, LuaValue>() {
             let (k, v) = pair.map_err(|e| bad(loc, format!("hints: {e}")))?;
             let shown = match v {

@@ -111,18 +111,75 @@ impl LuaVm {
                 reason: "not valid UTF-8".into(),
             });
         }
-        self.lua
+        let chunk = self
+            .lua
             .load(bytes)
             .set_name(format!("@{shown}"))
-            .set_mode(mlua::chunk::ChunkMode::Text)
-            .eval()
-            .map_err(|e| locate(lua_error(e), bytes, &shown))
+            .set_mode(mlua::chunk::ChunkMode::Text);
+        // `eval` first compiles `return <file>`, so that a bare expression is a value, and
+        // compiles the file again when that fails. A file that opens with a statement
+        // keyword (`local migrations = require(...)`) fails it for sure: compile it once.
+        let result = if starts_with_statement(bytes) {
+            chunk.call(())
+        } else {
+            chunk.eval()
+        };
+        result.map_err(|e| locate(lua_error(e), bytes, &shown))
     }
 
     /// `require(name)` from Rust.
     pub fn require(&self, name: &str) -> Result<Table> {
         let require: mlua::Function = self.lua.globals().get("require").map_err(lua_error)?;
         require.call(name).map_err(lua_error)
+    }
+}
+
+/// Whether Lua source opens, after blanks and comments, with a keyword that can only begin a
+/// statement, so that `return <source>` does not compile. False when unsure.
+fn starts_with_statement(source: &[u8]) -> bool {
+    const KEYWORDS: &[&[u8]] = &[
+        b"local", b"return", b"if", b"for", b"while", b"repeat", b"do", b"goto", b"break",
+    ];
+    let mut rest = source;
+    loop {
+        rest = rest.trim_ascii_start();
+        let Some(comment) = rest.strip_prefix(b"--") else {
+            break;
+        };
+        rest = match skip_comment(comment) {
+            Some(after) => after,
+            None => return false,
+        };
+    }
+    let word = rest
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+        .count();
+    KEYWORDS.contains(&&rest[..word])
+}
+
+/// What follows a comment whose text (after `--`) starts `text`: a long comment
+/// `--[==[ ... ]==]` ends at its closing bracket, any other at the end of the line. None for
+/// an unclosed long comment.
+fn skip_comment(text: &[u8]) -> Option<&[u8]> {
+    let level = text
+        .strip_prefix(b"[")
+        .map(|t| t.iter().take_while(|c| **c == b'=').count())
+        .filter(|&n| text.get(n + 1) == Some(&b'['));
+    match level {
+        Some(n) => {
+            let body = &text[n + 2..];
+            let close = [b"]".as_slice(), &b"=".repeat(n), b"]"].concat();
+            let end = body.windows(close.len()).position(|w| w == close)?;
+            Some(&body[end + close.len()..])
+        }
+        None => {
+            let end = text
+                .iter()
+                .position(|c| *c == b'\n' || *c == b'\r')
+                .unwrap_or(text.len());
+            Some(&text[end..])
+        }
     }
 }
 
@@ -308,4 +365,31 @@ fn preload_rust_modules(lua: &Lua) -> mlua::Result<()> {
     super::decimal::preload(lua)?;
     super::stdlib::preload(lua)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::starts_with_statement;
+
+    #[test]
+    fn statement_keywords_after_blanks_and_comments() {
+        assert!(starts_with_statement(
+            b"local m = require('luamig.migrations')"
+        ));
+        assert!(starts_with_statement(b"\n  -- note\r\nreturn {}"));
+        assert!(starts_with_statement(
+            b"--[==[ a ]] b ]=] ]==]if x then end"
+        ));
+        assert!(starts_with_statement(b"--[=x line comment\ndo end"));
+    }
+
+    #[test]
+    fn anything_else_may_be_an_expression() {
+        assert!(!starts_with_statement(b"{ installed_apps = {} }"));
+        assert!(!starts_with_statement(b"localize()"));
+        assert!(!starts_with_statement(b"function() end"));
+        assert!(!starts_with_statement(b"--[[ unclosed\nlocal x"));
+        assert!(!starts_with_statement(b"-- only a comment"));
+        assert!(!starts_with_statement(b"\xEF\xBB\xBFlocal x = 1"));
+    }
 }
