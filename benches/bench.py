@@ -15,7 +15,8 @@ Workloads (issue 6; sizes scale with --rows, defaults in brackets):
   3  orders to customers, the six-step migration with get_or_create + save per order
      [30,000 orders, 3,000 customers]
   4  bulk update(status="draft") and update(price=F("price") + 1) [1,000,000 rows]
-  5  synthetic project, 10 apps: showmigrations (empty database), migrate (apply all),
+  5  synthetic project, 10 apps: showmigrations (empty database), migrate --fake (planning,
+     state replay and recording, no DDL), migrate (apply all),
      migrate (nothing to do), sqlmigrate (last migration of app0) [1,000 and 10,000 migrations]
   6  peak RSS of workload 1 [100,000 and 1,000,000 rows]
 
@@ -168,6 +169,9 @@ class Bench:
 
     SYNTHETIC = [
         ("showmigrations (empty db)", lambda last: ["showmigrations"]),
+        # Planning, state replay and recording without any DDL; its records are then deleted
+        # (untimed) so the next command applies everything.
+        ("migrate --fake (record all)", lambda last: ["migrate", "--fake"]),
         ("migrate (apply all)", lambda last: ["migrate"]),
         ("migrate (nothing to do)", lambda last: ["migrate"]),
         ("sqlmigrate (last of app0)", lambda last: ["sqlmigrate", "app0", last]),
@@ -195,8 +199,10 @@ class Bench:
                     else:
                         try:
                             result.wall, result.rss = self.timed(contestant, prefix + args(last), ws.folder, env)
-                            if label == "migrate (apply all)":
+                            if label.startswith("migrate (apply all)") or label.startswith("migrate --fake"):
                                 expect(ws.db, "SELECT count(*) FROM %s" % table, len(plan))
+                            if label.startswith("migrate --fake"):
+                                run_sql(ws.db, "DELETE FROM %s" % table)
                         except BenchError as e:
                             result.error, failed = str(e), label
                     self.record(result)
@@ -223,6 +229,18 @@ class Bench:
                 if 1 not in a.workloads:
                     self.slug_backfill(backend, a.rows, workload=6)
                 self.slug_backfill(backend, a.memory_rows, workload=6, django=a.django_big)
+
+
+def run_sql(db, sql):
+    """Runs one statement on a contestant's database (untimed setup between commands)."""
+    if db.backend == "sqlite":
+        with sqlite3.connect(db.sqlite_path()) as conn:
+            conn.execute(sql)
+        return
+    out = subprocess.run(["psql", db.url(), "-Atc", sql], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    if out.returncode != 0:
+        raise BenchError("setup statement failed: %s\n%s" % (sql, out.stderr.strip()))
 
 
 def expect(db, sql, expected):
