@@ -266,9 +266,9 @@ impl<'p> Executor<'p> {
             let mut state = self.applied_state()?;
             for key in self.graph.full_plan() {
                 if planned.contains(&key) {
-                    group.before(self.migration(&key)?.atomic)?;
+                    let savepoint = group.before(self.migration(&key)?.atomic)?;
                     not_started_if_interrupted(&key)?;
-                    state = self.apply(&key, state, opts, progress)?;
+                    state = self.apply(&key, state, opts, progress, savepoint)?;
                     group.after()?;
                 }
             }
@@ -284,9 +284,9 @@ impl<'p> Executor<'p> {
                     )));
                 }
             };
-            group.before(self.migration(key)?.atomic)?;
+            let savepoint = group.before(self.migration(key)?.atomic)?;
             not_started_if_interrupted(key)?;
-            self.unapply(key, state, opts, progress)?;
+            self.unapply(key, state, opts, progress, savepoint)?;
             group.after()?;
         }
         Ok(())
@@ -298,6 +298,7 @@ impl<'p> Executor<'p> {
         state: ProjectState,
         opts: RunOptions,
         progress: &mut dyn Progress,
+        savepoint: bool,
     ) -> Result<ProjectState> {
         let m = self.migration(key)?;
         progress.start(key, false);
@@ -310,7 +311,7 @@ impl<'p> Executor<'p> {
             progress.success(key, false, true);
             return Ok(after);
         }
-        let after = self.run_migration(m, state, false)?;
+        let after = self.run_migration(m, state, false, savepoint)?;
         progress.success(key, false, false);
         Ok(after)
     }
@@ -321,13 +322,14 @@ impl<'p> Executor<'p> {
         state: ProjectState,
         opts: RunOptions,
         progress: &mut dyn Progress,
+        savepoint: bool,
     ) -> Result<()> {
         let m = self.migration(key)?;
         progress.start(key, true);
         if opts.fake {
             self.record(m, true)?;
         } else {
-            self.run_migration(m, state, true)?;
+            self.run_migration(m, state, true, savepoint)?;
         }
         progress.success(key, true, opts.fake);
         Ok(())
@@ -356,14 +358,17 @@ impl<'p> Executor<'p> {
     }
 
     /// Runs one migration's operations (forwards from `state`, or backwards where `state` is
-    /// the state before it), in a transaction when atomic, and records it.
+    /// the state before it), in a transaction when atomic, and records it. An atomic
+    /// migration gets a savepoint of its own when `savepoint` (see [`CommitGroup::before`]);
+    /// otherwise the group's transaction, holding nothing else yet, is rolled back for it.
     fn run_migration(
         &self,
         m: &Migration,
         state: ProjectState,
         backwards: bool,
+        savepoint: bool,
     ) -> Result<ProjectState> {
-        let level = if m.atomic {
+        let level = if m.atomic && savepoint {
             Some(self.db.atomic_begin()?)
         } else {
             None
@@ -657,16 +662,20 @@ impl<'a> CommitGroup<'a> {
         }
     }
 
-    /// Before a migration: a non-atomic one runs outside any transaction.
-    fn before(&mut self, atomic: bool) -> Result<()> {
+    /// Before a migration: a non-atomic one runs outside any transaction. Returns whether an
+    /// atomic one needs a savepoint: only when migrations that finished share the open
+    /// transaction. The first of a group needs none (its failure rolls the group back, which
+    /// holds only it), and on SQLite a savepoint costs a journal copy of every page written.
+    fn before(&mut self, atomic: bool) -> Result<bool> {
         if !atomic {
-            return self.commit();
+            self.commit()?;
+            return Ok(false);
         }
         if self.open.is_none() {
             self.open = Some((self.db.atomic_begin()?, Instant::now()));
             self.finished = 0;
         }
-        Ok(())
+        Ok(self.finished > 0)
     }
 
     /// After a migration finished: commit when the group is old enough.
