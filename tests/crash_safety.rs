@@ -189,21 +189,8 @@ fn sigint_stops_a_runaway_runlua_and_rolls_back(env: &Env) {
     write_project(env, 300);
     env.luamig(&["migrate", "shop", "0001"]).ok();
     let before = env.snapshot();
-    let marker = env.path().join("started");
-    let marker_text = marker.to_string_lossy().into_owned();
     for variant in ["lua", "heavy"] {
-        let _ = std::fs::remove_file(&marker);
-        let child = spawn_migrate(
-            env,
-            &[
-                ("LUAMIG_TEST_MARKER", marker_text.as_str()),
-                ("LUAMIG_TEST_LOOP", variant),
-            ],
-        );
-        wait_for(&marker);
-        std::thread::sleep(Duration::from_millis(100));
-        send_sigint(&child);
-        let out = wait_with_timeout(child, Duration::from_secs(30));
+        let (out, _) = interrupt_once_started(env, &[("LUAMIG_TEST_LOOP", variant)], 100);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{variant}: {stderr}");
         assert!(
@@ -223,6 +210,28 @@ fn sigint_stops_a_runaway_runlua_and_rolls_back(env: &Env) {
     }
     env.luamig(&["migrate"]).ok();
     assert_eq!(env.applied(), ["shop.0001_initial", "shop.0002_slug"]);
+}
+
+/// Starts `migrate` with `vars`, waits for the marker file its migration code writes (named
+/// by `LUAMIG_TEST_MARKER`), lets it run `pause_ms` more, and sends SIGINT; returns its
+/// output and how long it took to stop after the signal.
+fn interrupt_once_started(
+    env: &Env,
+    vars: &[(&str, &str)],
+    pause_ms: u64,
+) -> (std::process::Output, Duration) {
+    let marker = env.path().join("started");
+    let _ = std::fs::remove_file(&marker);
+    let marker_text = marker.to_string_lossy().into_owned();
+    let mut all = vec![("LUAMIG_TEST_MARKER", marker_text.as_str())];
+    all.extend_from_slice(vars);
+    let child = spawn_migrate(env, &all);
+    wait_for(&marker);
+    std::thread::sleep(Duration::from_millis(pause_ms));
+    let sent = Instant::now();
+    send_sigint(&child);
+    let out = wait_with_timeout(child, Duration::from_secs(30));
+    (out, sent.elapsed())
 }
 
 /// The output of `child`, which must end within `limit` (else it is killed and the test fails).
@@ -266,18 +275,11 @@ fn sigint_cancels_a_long_statement(env: &Env) {
 "#
         ),
     );
-    let marker = env.path().join("started");
-    let marker_text = marker.to_string_lossy().into_owned();
-    let child = spawn_migrate(env, &[("LUAMIG_TEST_MARKER", marker_text.as_str())]);
-    wait_for(&marker);
-    std::thread::sleep(Duration::from_millis(200));
-    let sent = Instant::now();
-    send_sigint(&child);
-    let out = wait_with_timeout(child, Duration::from_secs(30));
+    let (out, stopped_in) = interrupt_once_started(env, &[], 200);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        sent.elapsed() < Duration::from_secs(20),
+        stopped_in < Duration::from_secs(20),
         "the statement was not cancelled"
     );
     assert!(
@@ -300,7 +302,6 @@ fn sigint_while_loading_exits_at_once(env: &Env) {
     write_project(env, 10);
     env.luamig(&["migrate", "shop", "0001"]).ok();
     let before = env.snapshot();
-    let marker = env.path().join("started");
     env.migration(
         "shop",
         "0003_endless",
@@ -310,16 +311,10 @@ while true do end
 "#
         ),
     );
-    let marker_text = marker.to_string_lossy().into_owned();
-    let child = spawn_migrate(env, &[("LUAMIG_TEST_MARKER", marker_text.as_str())]);
-    wait_for(&marker);
-    std::thread::sleep(Duration::from_millis(100));
-    let sent = Instant::now();
-    send_sigint(&child);
-    let out = wait_with_timeout(child, Duration::from_secs(30));
+    let (out, stopped_in) = interrupt_once_started(env, &[], 100);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(sent.elapsed() < Duration::from_secs(10), "not stopped");
+    assert!(stopped_in < Duration::from_secs(10), "not stopped");
     assert_eq!(stderr, "error: interrupted\n");
     settle(env);
     assert_eq!(env.snapshot(), before, "nothing was written");

@@ -315,22 +315,10 @@ fn select(
         .flatten();
     // Selected columns are resolved first so their joins are shared with the filters.
     let (select_sql, fields) = match &columns {
-        None => {
-            let cols: Vec<String> = m
-                .fields
-                .iter()
-                .map(|f| {
-                    format!(
-                        "{alias}.{}",
-                        quote_name(f.column.as_deref().unwrap_or_default())
-                    )
-                })
-                .collect();
-            (
-                cols.join(", "),
-                m.fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>(),
-            )
-        }
+        None => (
+            all_columns(&m, &alias),
+            m.fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>(),
+        ),
         Some(names) => {
             let mut cols = Vec::new();
             let mut fields = Vec::new();
@@ -466,7 +454,22 @@ fn compile_lookup(
         let field = compiler.field_meta(name).map_err(rt)?;
         params.push((compiler.value_field(&field), field.name.clone()));
     }
-    let columns: Vec<String> = m
+    // As Django's get(): no ordering, at most 21 rows.
+    let sql = format!(
+        "SELECT {} FROM {alias} WHERE ({}) LIMIT 21",
+        all_columns(&m, &alias),
+        conditions.join(" AND ")
+    );
+    Ok(Lookup {
+        sql: cx.db.prepare(&sql),
+        params,
+        fields: m.fields.iter().map(|f| f.field.clone()).collect(),
+    })
+}
+
+/// Every concrete column of `m`, qualified by `alias`, in field order.
+fn all_columns(m: &ModelMeta, alias: &str) -> String {
+    let cols: Vec<String> = m
         .fields
         .iter()
         .map(|f| {
@@ -476,17 +479,7 @@ fn compile_lookup(
             )
         })
         .collect();
-    // As Django's get(): no ordering, at most 21 rows.
-    let sql = format!(
-        "SELECT {} FROM {alias} WHERE ({}) LIMIT 21",
-        columns.join(", "),
-        conditions.join(" AND ")
-    );
-    Ok(Lookup {
-        sql: cx.db.prepare(&sql),
-        params,
-        fields: m.fields.iter().map(|f| f.field.clone()).collect(),
-    })
+    cols.join(", ")
 }
 
 fn select_column(
