@@ -553,16 +553,13 @@ function orm.new(core, apps)
         end
         if upd(v) > 0 then return end
       end
-      local pks = C.insert(meta.key, { self:_row() })
-      v[pk_i] = pks[1]
+      -- The row comes back as stored: its key and what the database filled in (defaults,
+      -- auto_now).
+      local fresh = C.insert_row(meta.key, self:_row())
       rawset(self, "__adding", false)
-      -- Read back what the database filled in (defaults, auto_now).
-      local fresh = model.objects:filter({ pk = v[pk_i] }):list()[1]
-      if fresh then
-        local fv = rawget(fresh, "__v")
-        for i = 1, #fields do if v[i] == nil then v[i] = fv[i] end end
-        for i, f in ipairs(fields) do if f.auto_now or f.auto_now_add then v[i] = fv[i] end end
-      end
+      v[pk_i] = fresh[pk_i]
+      for i = 1, #fields do if v[i] == nil then v[i] = fresh[i] end end
+      for i, f in ipairs(fields) do if f.auto_now or f.auto_now_add then v[i] = fresh[i] end end
     end
 
     function methods:delete()

@@ -208,6 +208,13 @@ pub fn core_table(lua: &Lua, cx: Rc<OrmContext>) -> mlua::Result<Table> {
     )?;
     let c = cx.clone();
     t.set(
+        "insert_row",
+        lua.create_function(move |lua, (key, row): (String, Table)| {
+            insert_row(lua, &c, &key, &row)
+        })?,
+    )?;
+    let c = cx.clone();
+    t.set(
         "updater",
         lua.create_function(
             move |lua, (key, names, batched): (String, Option<Vec<String>>, Option<bool>)| {
@@ -316,7 +323,7 @@ fn select(
     // Selected columns are resolved first so their joins are shared with the filters.
     let (select_sql, fields) = match &columns {
         None => (
-            all_columns(&m, &alias),
+            all_columns(&m, Some(&alias)),
             m.fields.iter().map(|f| f.field.clone()).collect::<Vec<_>>(),
         ),
         Some(names) => {
@@ -457,7 +464,7 @@ fn compile_lookup(
     // As Django's get(): no ordering, at most 21 rows.
     let sql = format!(
         "SELECT {} FROM {alias} WHERE ({}) LIMIT 21",
-        all_columns(&m, &alias),
+        all_columns(&m, Some(&alias)),
         conditions.join(" AND ")
     );
     Ok(Lookup {
@@ -467,16 +474,17 @@ fn compile_lookup(
     })
 }
 
-/// Every concrete column of `m`, qualified by `alias`, in field order.
-fn all_columns(m: &ModelMeta, alias: &str) -> String {
+/// Every concrete column of `m`, in field order, qualified by `alias` when given.
+fn all_columns(m: &ModelMeta, alias: Option<&str>) -> String {
     let cols: Vec<String> = m
         .fields
         .iter()
         .map(|f| {
-            format!(
-                "{alias}.{}",
-                quote_name(f.column.as_deref().unwrap_or_default())
-            )
+            let column = quote_name(f.column.as_deref().unwrap_or_default());
+            match alias {
+                Some(alias) => format!("{alias}.{column}"),
+                None => column,
+            }
         })
         .collect();
     cols.join(", ")
@@ -850,6 +858,27 @@ fn insert(
         }
     }
     Ok(out)
+}
+
+/// `obj:save()` of a new row: one INSERT returning every column, so the instance gets its
+/// key and what the database filled in (defaults, auto_now) without reading the row again.
+fn insert_row(lua: &Lua, cx: &OrmContext, key: &str, row: &Table) -> mlua::Result<Table> {
+    let m = cx.model(key)?;
+    let (cols, params) = row_values(&cx.reg, &m, row, cx.vendor)?;
+    let table = quote_name(&m.table);
+    let returning = all_columns(&m, None);
+    let sql = if cols.is_empty() {
+        format!("INSERT INTO {table} DEFAULT VALUES RETURNING {returning}")
+    } else {
+        format!(
+            "INSERT INTO {table} ({}) VALUES ({}) RETURNING {returning}",
+            cols.join(", "),
+            marks(cols.len())
+        )
+    };
+    let rows = cx.db.query(&sql, &params).map_err(db_err)?;
+    let fields: Vec<_> = m.fields.iter().map(|f| f.field.clone()).collect();
+    cx.rows_to_lua(lua, &fields, rows.rows, None)?.get(1)
 }
 
 /// `obj:save()` and `obj:save{update_fields=...}` for one model and one set of fields: the
