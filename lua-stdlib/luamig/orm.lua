@@ -283,6 +283,7 @@ function orm.new(core, apps)
     return values
   end
   local function lookups_of(kwargs)
+    if kwargs.defaults == nil then return kwargs end
     local l = {}
     for k, v in pairs(kwargs) do if k ~= "defaults" then l[k] = v end end
     return l
