@@ -118,11 +118,12 @@ fn wait_for(marker: &Path) {
     }
 }
 
-fn send_sigint(child: &Child) {
+/// Sends `signal` (`INT` or `TERM`) to `child`.
+fn send_signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
-        .expect("kill -INT");
+        .expect("kill");
     assert!(status.success());
 }
 
@@ -184,13 +185,13 @@ fn sigkill_at_any_point_leaves_whole_migrations(env: &Env) {
 }
 
 /// Ctrl-C in a runaway Lua loop (one that even swallows errors with pcall, around a short or
-/// a long body) stops it, rolls the migration back, says so, and exits 1.
+/// a long body) stops it, rolls the migration back, says so, and exits 1; SIGTERM too.
 fn sigint_stops_a_runaway_runlua_and_rolls_back(env: &Env) {
     write_project(env, 300);
     env.luamig(&["migrate", "shop", "0001"]).ok();
     let before = env.snapshot();
-    for variant in ["lua", "heavy"] {
-        let (out, _) = interrupt_once_started(env, &[("LUAMIG_TEST_LOOP", variant)], 100);
+    for (variant, signal) in [("lua", "INT"), ("heavy", "INT"), ("lua", "TERM")] {
+        let (out, _) = interrupt_once_started(env, &[("LUAMIG_TEST_LOOP", variant)], signal, 100);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{variant}: {stderr}");
         assert!(
@@ -213,11 +214,12 @@ fn sigint_stops_a_runaway_runlua_and_rolls_back(env: &Env) {
 }
 
 /// Starts `migrate` with `vars`, waits for the marker file its migration code writes (named
-/// by `LUAMIG_TEST_MARKER`), lets it run `pause_ms` more, and sends SIGINT; returns its
+/// by `LUAMIG_TEST_MARKER`), lets it run `pause_ms` more, and sends `signal`; returns its
 /// output and how long it took to stop after the signal.
 fn interrupt_once_started(
     env: &Env,
     vars: &[(&str, &str)],
+    signal: &str,
     pause_ms: u64,
 ) -> (std::process::Output, Duration) {
     let marker = env.path().join("started");
@@ -229,7 +231,7 @@ fn interrupt_once_started(
     wait_for(&marker);
     std::thread::sleep(Duration::from_millis(pause_ms));
     let sent = Instant::now();
-    send_sigint(&child);
+    send_signal(&child, signal);
     let out = wait_with_timeout(child, Duration::from_secs(30));
     (out, sent.elapsed())
 }
@@ -275,7 +277,7 @@ fn sigint_cancels_a_long_statement(env: &Env) {
 "#
         ),
     );
-    let (out, stopped_in) = interrupt_once_started(env, &[], 200);
+    let (out, stopped_in) = interrupt_once_started(env, &[], "INT", 200);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -311,7 +313,7 @@ while true do end
 "#
         ),
     );
-    let (out, stopped_in) = interrupt_once_started(env, &[], 100);
+    let (out, stopped_in) = interrupt_once_started(env, &[], "INT", 100);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stopped_in < Duration::from_secs(10), "not stopped");
