@@ -1728,6 +1728,120 @@ fn batched_saves_store_every_kind_of_value_as_single_saves_do(env: &Env) {
     );
 }
 
+/// A full `save()` (sent in batches on PostgreSQL) keeps Django's meaning: a row that is gone
+/// is inserted again; reads of other tables between saves, and reads of the saved table
+/// after them, see what a save per statement would give.
+fn full_saves_in_a_loop_keep_djangos_save(env: &Env) {
+    checked(
+        env,
+        r#"
+  local a, b, c = Order.objects:get { pk = 1 }, Order.objects:get { pk = 2 }, Order.objects:get { pk = 3 }
+  Order.objects:filter { pk = 2 }:delete()
+  a.qty, b.qty, c.qty = 31, 32, 33
+  a:save(); b:save(); c:save()
+  check(Order.objects:get { pk = 2 }.qty, 32, "a row that is gone is inserted again")
+  check(Order.objects:get { pk = 2 }.title, "apple tart", "with all its values")
+  check(Order.objects:get { pk = 1 }.qty, 31, "the others are updated")
+  check(Order.objects:count(), 5, "no row lost or doubled")
+  for o in Order.objects:order_by("id"):iterator(2) do
+    o.qty = o.qty + 100
+    o.customer = Customer.objects:get_or_create { name = "Zed", city = "Oslo" }
+    o:save()
+    check(Customer.objects:get { name = "Zed" }.city, "Oslo", "another table is read between saves")
+  end
+  check(Order.objects:filter { qty__gte = 100 }:count(), 5, "every save is seen after the loop")
+  check(Order.objects:filter { customer__name = "Zed" }:count(), 5, "with its foreign key")
+"#,
+    );
+    assert_eq!(
+        col(env, "SELECT id, qty FROM shop_order ORDER BY id"),
+        vec!["1|131", "2|132", "3|133", "4|110", "5|107"]
+    );
+}
+
+/// Saves queued for a table whose trigger writes to another table, or read back through a
+/// view, are sent before reading those: the reads see what the trigger wrote and what the
+/// view shows, as with one statement per save.
+fn saves_are_sent_before_reads_a_trigger_or_view_could_see(env: &Env) {
+    let setup = env.pick(
+        r#""CREATE TRIGGER audit AFTER UPDATE ON app_item BEGIN INSERT INTO app_note (text) VALUES ('saved ' || NEW.id); END",
+      "CREATE VIEW app_boxview AS SELECT id, qty FROM app_box","#,
+        r#""CREATE FUNCTION app_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO app_note (text) VALUES ('saved ' || NEW.id); RETURN NEW; END $$",
+      "CREATE TRIGGER audit AFTER UPDATE ON app_item FOR EACH ROW EXECUTE FUNCTION app_audit()",
+      "CREATE VIEW app_boxview AS SELECT id, qty FROM app_box","#,
+    );
+    env.migration(
+        "app",
+        "0001_initial",
+        &format!(
+            r#"{HEAD}return migrations.Migration {{ operations = {{
+  migrations.CreateModel {{ name = "Item", fields = {{
+    {{"id", models.AutoField {{ primary_key = true }}}},
+    {{"qty", models.IntegerField()}},
+  }}}},
+  migrations.CreateModel {{ name = "Note", fields = {{
+    {{"id", models.AutoField {{ primary_key = true }}}},
+    {{"text", models.CharField {{ max_length = 20 }}}},
+  }}}},
+  migrations.CreateModel {{ name = "Box", fields = {{
+    {{"id", models.AutoField {{ primary_key = true }}}},
+    {{"qty", models.IntegerField()}},
+  }}}},
+  migrations.CreateModel {{ name = "BoxView", fields = {{
+    {{"id", models.AutoField {{ primary_key = true }}}},
+    {{"qty", models.IntegerField()}},
+  }}, options = {{ managed = false }} }},
+  migrations.RunSQL {{ sql = {{
+      {setup}
+      "INSERT INTO app_item (qty) VALUES (1), (2), (3)",
+      "INSERT INTO app_box (qty) VALUES (1), (2), (3)",
+    }}, reverse_sql = migrations.RunSQL.noop }},
+}} }}
+"#
+        ),
+    );
+    env.migration(
+        "app",
+        "0002_saves",
+        &format!(
+            r#"{HEAD}return migrations.Migration {{ dependencies = {{ {{"app", "0001_initial"}} }},
+  operations = {{
+    migrations.RunLua(function(apps)
+      local Item = apps.get_model("app", "Item")
+      local Note = apps.get_model("app", "Note")
+      local Box = apps.get_model("app", "Box")
+      local BoxView = apps.get_model("app", "BoxView")
+      for item in Item.objects:order_by("id"):iterator(100) do
+        item.qty = item.qty * 10
+        item:save()
+        local _, created = Note.objects:get_or_create {{ text = "saved " .. item.pk }}
+        assert(not created, "the trigger's row is there for the next read")
+      end
+      for box in Box.objects:order_by("id"):iterator(100) do
+        box.qty = box.qty * 10
+        box:save()
+        assert(BoxView.objects:get {{ pk = box.pk }}.qty == box.qty, "the view shows the save")
+        box.qty = box.qty + 1
+        box:save {{ update_fields = {{ "qty" }} }}
+        assert(BoxView.objects:get {{ id = box.pk }}.qty == box.qty, "also after save{{update_fields}}")
+      end
+    end, migrations.RunLua.noop),
+  }},
+}}
+"#
+        ),
+    );
+    env.luamig(&["migrate"]).ok();
+    assert_eq!(
+        col(env, "SELECT qty FROM app_item ORDER BY id"),
+        vec!["10", "20", "30"]
+    );
+    assert_eq!(
+        col(env, "SELECT qty FROM app_box ORDER BY id"),
+        vec!["11", "21", "31"]
+    );
+}
+
 /// Per-row `save{update_fields}` (sent in batches on PostgreSQL) behaves as one statement
 /// per row: a read in between sees the rows, and a failing row is reported at its `save`
 /// line with the rows before it written (here in a non-atomic migration, so they stay).
@@ -1788,6 +1902,8 @@ fn saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line(env: &Env) {
 on_both_backends!(
     saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line,
     batched_saves_store_every_kind_of_value_as_single_saves_do,
+    full_saves_in_a_loop_keep_djangos_save,
+    saves_are_sent_before_reads_a_trigger_or_view_could_see,
     get_model_two_forms_case_insensitive,
     get_model_unknown_app_and_model_raise_lookup_error_values,
     uncaught_lookup_error_fails_the_migration_naming_the_line,

@@ -549,7 +549,7 @@ function orm.new(core, apps)
       if v[pk_i] ~= nil and not rawget(self, "__adding") then
         local upd = updaters[true]
         if not upd then
-          upd = C.updater(meta.key)
+          upd = C.updater(meta.key, nil, true)
           updaters[true] = upd
         end
         if upd(v) > 0 then return end

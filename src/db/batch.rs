@@ -10,6 +10,13 @@
 //! plan that scanned the whole table for every batch.)
 //! When a batch fails, its rows run again one by one, so the error names the row's `save`
 //! line and the rows before it are written, exactly as without batching.
+//!
+//! A full `obj:save()` is queued too: its batch returns the keys it updated, and a row it
+//! did not find is inserted, as Django's `save()` does. Reads of *other* tables by the ORM
+//! (`get{...}`, the lookup of `get_or_create`) may run before the queue is sent, when no
+//! trigger or rule on the queued table could write elsewhere and the table read is a plain
+//! one (not a view): they cannot tell the difference, and a loop of `get_or_create` plus
+//! `save()` then costs one round trip per row instead of two.
 
 use std::rc::Rc;
 
@@ -30,6 +37,20 @@ pub struct BatchShape {
     pub columns: Vec<(String, String)>,
     /// The batch statement (see [`BatchShape::batch_sql`]).
     pub batch: PreparedSql,
+    /// For a full `save()`: `INSERT INTO t (columns..., key)` for a row the UPDATE did not
+    /// find, taking the one-row statement's parameters; the batch then returns the keys it
+    /// updated.
+    pub insert_missing: Option<PreparedSql>,
+    /// No trigger or rule on the table: reads of other tables may pass the queue.
+    pub reads_may_pass: bool,
+}
+
+/// How a shape's rows are written besides the UPDATE (see [`BatchShape::new`]).
+pub struct Extras {
+    /// Insert the rows the UPDATE does not find (a full `save()`).
+    pub insert_missing: bool,
+    /// See [`BatchShape::reads_may_pass`].
+    pub reads_may_pass: bool,
 }
 
 /// Queued rows of one shape: the one-row statement's parameters (columns, then the key),
@@ -47,6 +68,7 @@ impl BatchShape {
         table: &str,
         (pk_column, pk_type): (String, String),
         columns: Vec<(String, String)>,
+        extras: Extras,
     ) -> BatchShape {
         let mut shape = BatchShape {
             single,
@@ -55,8 +77,23 @@ impl BatchShape {
             pk_type,
             columns,
             batch: db.prepare(""),
+            insert_missing: None,
+            reads_may_pass: extras.reads_may_pass,
         };
-        shape.batch = db.prepare(&shape.batch_sql());
+        let mut batch = shape.batch_sql();
+        if extras.insert_missing {
+            let pk = quote_name(&shape.pk_column);
+            batch.push_str(&format!(" RETURNING {}.{pk}", quote_name(table)));
+            let mut names: Vec<String> = shape.columns.iter().map(|(c, _)| quote_name(c)).collect();
+            names.push(pk);
+            shape.insert_missing = Some(db.prepare(&format!(
+                "INSERT INTO {} ({}) VALUES ({})",
+                quote_name(table),
+                names.join(", "),
+                vec!["%s"; names.len()].join(", ")
+            )));
+        }
+        shape.batch = db.prepare(&batch);
         shape
     }
 

@@ -271,6 +271,29 @@ impl Database {
     /// Runs a query from [`Database::prepare`].
     pub fn query_prepared(&self, sql: &PreparedSql, params: &[Value]) -> Result<Rows> {
         self.flush_pending()?;
+        self.run_query_prepared(sql, params)
+    }
+
+    /// [`Database::query_prepared`] for a query that reads only `table`, a plain table (no
+    /// view): row updates queued for another table stay queued when nothing but their own
+    /// table could notice them (see [`batch`]).
+    pub fn query_prepared_reading(
+        &self,
+        table: &str,
+        sql: &PreparedSql,
+        params: &[Value],
+    ) -> Result<Rows> {
+        let may_pass = matches!(
+            &*self.pending.borrow(),
+            Some(p) if p.shape.reads_may_pass && p.shape.table != table
+        );
+        if !may_pass {
+            self.flush_pending()?;
+        }
+        self.run_query_prepared(sql, params)
+    }
+
+    fn run_query_prepared(&self, sql: &PreparedSql, params: &[Value]) -> Result<Rows> {
         self.note_statement(&sql.shown);
         self.connection()?
             .query(&sql.native, params)
@@ -316,12 +339,12 @@ impl Database {
             let params = shape.batch_params(&pending.rows);
             let guarded = self.in_transaction();
             if guarded {
-                self.run("SAVEPOINT luamig_batch", &[])?;
+                self.control_statement("SAVEPOINT luamig_batch")?;
             }
-            match self.run_prepared(&shape.batch, &params) {
-                Ok(_) => {
+            match self.run_batch(shape, &pending.rows, &params) {
+                Ok(()) => {
                     if guarded {
-                        self.run("RELEASE SAVEPOINT luamig_batch", &[])?;
+                        self.control_statement("RELEASE SAVEPOINT luamig_batch")?;
                     }
                     return Ok(());
                 }
@@ -333,11 +356,37 @@ impl Database {
             }
         }
         for (params, location) in &pending.rows {
-            self.run_prepared(&shape.single, params)
-                .map_err(|e| Error::Lua {
-                    message: format!("{location}: {e}"),
-                    traceback: Vec::new(),
-                })?;
+            let at_save = |e: Error| Error::Lua {
+                message: format!("{location}: {e}"),
+                traceback: Vec::new(),
+            };
+            let updated = self.run_prepared(&shape.single, params).map_err(at_save)?;
+            if let (0, Some(insert)) = (updated, &shape.insert_missing) {
+                self.run_prepared(insert, params).map_err(at_save)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One batch of `rows` (with `params` made from them); for a full `save()`, then the
+    /// rows it did not find, inserted.
+    fn run_batch(
+        &self,
+        shape: &batch::BatchShape,
+        rows: &[(Vec<Value>, String)],
+        params: &[Value],
+    ) -> Result<()> {
+        let Some(insert) = &shape.insert_missing else {
+            return self.run_prepared(&shape.batch, params).map(|_| ());
+        };
+        let updated = self.run_query_prepared(&shape.batch, params)?;
+        let found: Vec<&Value> = updated.rows.iter().filter_map(|r| r.first()).collect();
+        for (row, _) in rows {
+            if let Some(key) = row.last()
+                && !found.contains(&key)
+            {
+                self.run_prepared(insert, row)?;
+            }
         }
         Ok(())
     }

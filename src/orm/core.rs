@@ -23,6 +23,8 @@ pub struct OrmContext {
     pub vendor: Vendor,
     /// Compiled `get{name = value, ...}` statements by model and names (see [`lookup`]).
     pub lookups: RefCell<HashMap<String, Rc<Lookup>>>,
+    /// Tables known to be plain or not (see [`plain_table`]).
+    pub plain_tables: RefCell<HashMap<String, bool>>,
 }
 
 fn rt(msg: impl std::fmt::Display) -> mlua::Error {
@@ -383,6 +385,8 @@ fn select(
 /// key), and the fields its values are converted with, in the order of the sorted names.
 pub struct Lookup {
     sql: crate::db::PreparedSql,
+    /// The one table it reads.
+    table: String,
     params: Vec<(crate::fields::Field, String)>,
     fields: Vec<crate::fields::Field>,
 }
@@ -438,10 +442,13 @@ fn lookup(
     for ((field, name), (_, v)) in compiled.params.iter().zip(&pairs) {
         params.push(to_db(field, v, cx.vendor).map_err(|e| rt(format!("{name}: {e}")))?);
     }
-    let rows = cx
-        .db
-        .query_prepared(&compiled.sql, &params)
-        .map_err(db_err)?;
+    let rows = if plain_table(cx, &compiled.table)? {
+        cx.db
+            .query_prepared_reading(&compiled.table, &compiled.sql, &params)
+    } else {
+        cx.db.query_prepared(&compiled.sql, &params)
+    }
+    .map_err(db_err)?;
     cx.rows_to_lua(lua, &compiled.fields, rows.rows, Some(instance_mt))
         .map(LuaValue::Table)
 }
@@ -469,6 +476,7 @@ fn compile_lookup(
     );
     Ok(Lookup {
         sql: cx.db.prepare(&sql),
+        table: m.table.clone(),
         params,
         fields: m.fields.iter().map(|f| f.field.clone()).collect(),
     })
@@ -892,14 +900,14 @@ struct RowUpdater {
     pk_slot: usize,
     pk: crate::fields::Field,
     label: String,
-    /// On PostgreSQL, for `save{update_fields=...}` (whose row count nobody reads): rows
-    /// are queued and sent in batches (see [`crate::db::batch`]).
+    /// On PostgreSQL, rows are queued and sent in batches (see [`crate::db::batch`]); a
+    /// full `save()`'s batch inserts the rows it does not find.
     batch: Option<Rc<crate::db::batch::BatchShape>>,
 }
 
 impl RowUpdater {
     /// `names` are the fields to write (names or attnames); None means every field but the
-    /// primary key.
+    /// primary key (a full `save()`).
     fn new(
         cx: &OrmContext,
         key: &str,
@@ -913,6 +921,7 @@ impl RowUpdater {
                 .position(|f| f.name == name || f.attname == name)
                 .ok_or_else(|| rt(m.unknown_field(name)))
         };
+        let names_were_given_none = names.is_none();
         let mut wanted: Vec<usize> = match names {
             Some(names) => names
                 .iter()
@@ -953,8 +962,9 @@ impl RowUpdater {
             .filter_map(|(slot, _, _)| m.fields[slot - 1].column.clone())
             .collect();
         let sql = cx.db.prepare(&sql);
+        let full = names_were_given_none;
         let batch = match batched && cx.vendor == Vendor::Postgres && !slots.is_empty() {
-            true => batch_shape(cx, &m.table, &pk_column, &columns, sql.clone())?,
+            true => batch_shape(cx, &m.table, &pk_column, &columns, sql.clone(), full)?,
             false => None,
         };
         Ok(RowUpdater {
@@ -997,13 +1007,15 @@ impl RowUpdater {
 }
 
 /// The PostgreSQL types of a table's key and columns, read from the catalog once, for a
-/// batch's `VALUES` list; None (no batching) when one is not found.
+/// batch's arrays; None (no batching) when one is not found. `full`: a full `save()`, whose
+/// batch inserts the rows it does not find.
 fn batch_shape(
     cx: &OrmContext,
     table: &str,
     pk_column: &str,
     columns: &[String],
     single: crate::db::PreparedSql,
+    full: bool,
 ) -> mlua::Result<Option<Rc<crate::db::batch::BatchShape>>> {
     let rows = cx
         .db
@@ -1031,13 +1043,57 @@ fn batch_shape(
             None => return Ok(None),
         }
     }
+    // A trigger or rule could write to other tables when the batch runs: then every other
+    // statement must wait for it.
+    let writes_elsewhere = cx
+        .db
+        .query(
+            "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND NOT tgisinternal) \
+             OR EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = to_regclass(%s) AND rulename <> '_RETURN')",
+            &[Value::Text(quote_name(table)), Value::Text(quote_name(table))],
+        )
+        .map_err(db_err)?;
+    let reads_may_pass = matches!(
+        writes_elsewhere.rows.first().and_then(|r| r.first()),
+        Some(Value::Bool(false))
+    );
     Ok(Some(Rc::new(crate::db::batch::BatchShape::new(
         &cx.db,
         single,
         table,
         (pk_column.to_string(), pk_type),
         typed,
+        crate::db::batch::Extras {
+            insert_missing: full,
+            reads_may_pass,
+        },
     ))))
+}
+
+/// PostgreSQL: whether `table` is a plain table (not a view, no row security), so that
+/// reading it cannot see another table's queued row updates. Asked once per table.
+fn plain_table(cx: &OrmContext, table: &str) -> mlua::Result<bool> {
+    if cx.vendor != Vendor::Postgres {
+        return Ok(true);
+    }
+    if let Some(known) = cx.plain_tables.borrow().get(table) {
+        return Ok(*known);
+    }
+    let rows = cx
+        .db
+        .query(
+            "SELECT relkind IN ('r', 'p') AND NOT relrowsecurity FROM pg_class WHERE oid = to_regclass(%s)",
+            &[Value::Text(quote_name(table))],
+        )
+        .map_err(db_err)?;
+    let plain = matches!(
+        rows.rows.first().and_then(|r| r.first()),
+        Some(Value::Bool(true))
+    );
+    cx.plain_tables
+        .borrow_mut()
+        .insert(table.to_string(), plain);
+    Ok(plain)
 }
 
 /// Many-to-many link rows: `add`, `remove` (of `ids`) and `clear`.
