@@ -1750,6 +1750,22 @@ fn full_saves_in_a_loop_keep_djangos_save(env: &Env) {
     check(Customer.objects:get { name = "Zed" }.city, "Oslo", "another table is read between saves")
   end
   check(Order.objects:filter { qty__gte = 100 }:count(), 5, "every save is seen after the loop")
+  local p4, p5 = Order.objects:get { pk = 4 }, Order.objects:get { pk = 5 }
+  for n = 1, 3 do
+    p4.qty = 1000 + n; p4:save()
+    p5.qty = 1000 + n; p5:save()
+    p4.qty = 2000 + n; p4:save()
+  end
+  check(Order.objects:get { pk = 4 }.qty, 2003, "a row saved again in one batch keeps its last value")
+  check(Order.objects:get { pk = 5 }.qty, 1003, "next to another row")
+  for n = 1, 3 do
+    p4.note = "a" .. n; p4:save { update_fields = { "note" } }
+    p5.note = "b" .. n; p5:save { update_fields = { "note" } }
+    p4.note = "c" .. n; p4:save { update_fields = { "note" } }
+  end
+  check(Order.objects:get { pk = 4 }.note, "c3", "also with update_fields")
+  p4.qty, p5.qty = 110, 107
+  p4:save(); p5:save()
   check(Order.objects:filter { customer__name = "Zed" }:count(), 5, "with its foreign key")
 "#,
     );

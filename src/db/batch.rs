@@ -18,6 +18,7 @@
 //! one (not a view): they cannot tell the difference, and a loop of `get_or_create` plus
 //! `save()` then costs one round trip per row instead of two.
 
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use super::{PreparedSql, quote_name};
@@ -58,6 +59,28 @@ pub struct Extras {
 pub struct Pending {
     pub shape: Rc<BatchShape>,
     pub rows: Vec<(Vec<Value>, String)>,
+    /// The keys queued: a row saved again must wait for the batch, as one UPDATE cannot
+    /// say which of two source rows for the same target wins.
+    pub keys: HashSet<RowKey>,
+}
+
+/// A queued row's key, hashable.
+#[derive(Hash, PartialEq, Eq)]
+pub enum RowKey {
+    Int(i64),
+    Text(String),
+    Other(String),
+}
+
+impl RowKey {
+    /// The key of a one-row statement's parameters (the last one).
+    pub fn of(params: &[Value]) -> RowKey {
+        match params.last() {
+            Some(Value::Int(i)) => RowKey::Int(*i),
+            Some(Value::Text(t)) => RowKey::Text(t.clone()),
+            other => RowKey::Other(format!("{other:?}")),
+        }
+    }
 }
 
 impl BatchShape {

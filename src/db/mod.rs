@@ -308,9 +308,12 @@ impl Database {
         params: Vec<Value>,
         location: String,
     ) -> Result<()> {
-        let same =
-            matches!(&*self.pending.borrow(), Some(p) if std::rc::Rc::ptr_eq(&p.shape, shape));
-        if !same {
+        let key = batch::RowKey::of(&params);
+        let joins = matches!(
+            &*self.pending.borrow(),
+            Some(p) if std::rc::Rc::ptr_eq(&p.shape, shape) && !p.keys.contains(&key)
+        );
+        if !joins {
             self.flush_pending()?;
         }
         let full = {
@@ -318,8 +321,10 @@ impl Database {
             let p = pending.get_or_insert_with(|| batch::Pending {
                 shape: shape.clone(),
                 rows: Vec::new(),
+                keys: Default::default(),
             });
             p.rows.push((params, location));
+            p.keys.insert(key);
             p.rows.len() >= batch::MAX_ROWS
         };
         if full {
