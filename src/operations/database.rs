@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::fields::FieldKind;
-use crate::schema::SchemaEditor;
+use crate::schema::{FieldChange, SchemaEditor};
 use crate::state::{ModelState, ProjectState, auto_through_model};
 
 use super::state::{missing_model, state_forwards};
@@ -200,14 +200,22 @@ fn run(
             match (old.field(name), new.field(name)) {
                 (Some(a), Some(b)) if !back => cx.editor.alter_field(
                     to,
-                    old,
-                    new,
-                    name,
-                    a,
-                    name,
-                    &with_operation_default(op, b),
+                    FieldChange {
+                        old_model: old,
+                        new_model: new,
+                        old: (name, a),
+                        new: (name, &with_operation_default(op, b)),
+                    },
                 ),
-                (Some(a), Some(b)) => cx.editor.alter_field(to, old, new, name, a, name, b),
+                (Some(a), Some(b)) => cx.editor.alter_field(
+                    to,
+                    FieldChange {
+                        old_model: old,
+                        new_model: new,
+                        old: (name, a),
+                        new: (name, b),
+                    },
+                ),
                 _ => Ok(()),
             }
         }
@@ -226,7 +234,15 @@ fn run(
                 model(to, app, model_name, op)?,
             );
             match (old.field(a), new.field(b)) {
-                (Some(fa), Some(fb)) => cx.editor.alter_field(to, old, new, a, fa, b, fb),
+                (Some(fa), Some(fb)) => cx.editor.alter_field(
+                    to,
+                    FieldChange {
+                        old_model: old,
+                        new_model: new,
+                        old: (a, fa),
+                        new: (b, fb),
+                    },
+                ),
                 _ => Ok(()),
             }
         }
@@ -393,8 +409,15 @@ fn rename_model(
                 continue;
             };
             if let (Some((a, fa)), Some((b, fb))) = (before.fields.get(2), after.fields.get(2)) {
-                cx.editor
-                    .repoint_foreign_key(to, &before, &after, a, fa, b, fb)?;
+                cx.editor.repoint_foreign_key(
+                    to,
+                    FieldChange {
+                        old_model: &before,
+                        new_model: &after,
+                        old: (a, fa),
+                        new: (b, fb),
+                    },
+                )?;
             }
         }
     }
@@ -422,8 +445,15 @@ fn repoint_foreign_keys(
             let points_here =
                 f.kind.is_foreign_key() && f.relation.as_ref().is_some_and(|r| r.to == new.key());
             if let Some(before) = other_before.field(name).filter(|_| points_here) {
-                cx.editor
-                    .repoint_foreign_key(to, other_before, other, name, before, name, f)?;
+                cx.editor.repoint_foreign_key(
+                    to,
+                    FieldChange {
+                        old_model: other_before,
+                        new_model: other,
+                        old: (name, before),
+                        new: (name, f),
+                    },
+                )?;
             }
         }
     }
@@ -452,7 +482,15 @@ fn rename_m2m_tables(
         };
         cx.editor.alter_db_table(&a.db_table(), &b.db_table())?;
         if let (Some((an, af)), Some((bn, bf))) = (a.fields.get(1), b.fields.get(1)) {
-            cx.editor.repoint_foreign_key(to, &a, &b, an, af, bn, bf)?;
+            cx.editor.repoint_foreign_key(
+                to,
+                FieldChange {
+                    old_model: &a,
+                    new_model: &b,
+                    old: (an, af),
+                    new: (bn, bf),
+                },
+            )?;
         }
     }
     Ok(())

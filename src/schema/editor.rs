@@ -21,6 +21,16 @@ pub struct Statement {
 }
 
 /// Runs (or collects) DDL against one database.
+/// One field before and after AlterField or RenameField (or a rename of the model it points
+/// at): the models holding it, and its name and definition on each side.
+#[derive(Clone, Copy)]
+pub struct FieldChange<'a> {
+    pub old_model: &'a ModelState,
+    pub new_model: &'a ModelState,
+    pub old: (&'a str, &'a Field),
+    pub new: (&'a str, &'a Field),
+}
+
 pub struct SchemaEditor {
     pub db: Rc<Database>,
     pub vendor: Vendor,

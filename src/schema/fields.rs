@@ -12,8 +12,8 @@ use crate::lua::{convert, lua_error};
 use crate::state::{ModelState, ProjectState, auto_through_model};
 use crate::value::{Value, column_value};
 
-use super::SchemaEditor;
 use super::names::index_name;
+use super::{FieldChange, SchemaEditor};
 
 impl SchemaEditor {
     /// AddField: `new_model` is the model with the field, in `state`.
@@ -83,7 +83,15 @@ impl SchemaEditor {
         } else {
             self.fill_per_row(new_model, &table, &column, field.kind, func)?;
         }
-        self.alter_field(state, &loose_model, new_model, name, &loose, name, field)
+        self.alter_field(
+            state,
+            FieldChange {
+                old_model: &loose_model,
+                new_model,
+                old: (name, &loose),
+                new: (name, field),
+            },
+        )
     }
 
     fn fill_per_row(
@@ -161,25 +169,16 @@ impl SchemaEditor {
         }
     }
 
-    /// AlterField and RenameField: `old` in `old_model`, `new` in `new_model` (of `state`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn alter_field(
-        &mut self,
-        state: &ProjectState,
-        old_model: &ModelState,
-        new_model: &ModelState,
-        old_name: &str,
-        old: &Field,
-        new_name: &str,
-        new: &Field,
-    ) -> Result<()> {
+    /// AlterField and RenameField (`new_model` is of `state`).
+    pub fn alter_field(&mut self, state: &ProjectState, change: FieldChange) -> Result<()> {
+        let (new_model, (new_name, new), (_, old)) = (change.new_model, change.new, change.old);
         let m2m = (
             old.kind == FieldKind::ManyToManyField,
             new.kind == FieldKind::ManyToManyField,
         );
         match m2m {
             (true, true) => {
-                return self.alter_many_to_many(old_model, new_model, old_name, old, new_name, new);
+                return self.alter_many_to_many(change);
             }
             (true, false) | (false, true) => {
                 return Err(Error::Plan(format!(
@@ -190,12 +189,8 @@ impl SchemaEditor {
             (false, false) => {}
         }
         match self.vendor {
-            Vendor::Sqlite => {
-                self.sqlite_alter_field(state, old_model, new_model, old_name, old, new_name, new)
-            }
-            Vendor::Postgres => {
-                self.pg_alter_field(state, old_model, new_model, old_name, old, new_name, new)
-            }
+            Vendor::Sqlite => self.sqlite_alter_field(state, change),
+            Vendor::Postgres => self.pg_alter_field(state, change),
         }
     }
 
@@ -203,17 +198,13 @@ impl SchemaEditor {
     /// table. SQLite's RENAME TABLE already repointed the reference, so only a changed
     /// column name is renamed; on PostgreSQL the constraint's name still mentions the old
     /// table and column, so the field is altered as Django does, re-making the constraint.
-    #[allow(clippy::too_many_arguments)]
-    pub fn repoint_foreign_key(
-        &mut self,
-        state: &ProjectState,
-        old_model: &ModelState,
-        new_model: &ModelState,
-        old_name: &str,
-        old: &Field,
-        new_name: &str,
-        new: &Field,
-    ) -> Result<()> {
+    pub fn repoint_foreign_key(&mut self, state: &ProjectState, change: FieldChange) -> Result<()> {
+        let FieldChange {
+            new_model,
+            old: (old_name, old),
+            new: (new_name, new),
+            ..
+        } = change;
         match self.vendor {
             Vendor::Sqlite => {
                 let (Some(a), Some(b)) = (old.column(old_name), new.column(new_name)) else {
@@ -224,21 +215,17 @@ impl SchemaEditor {
                 }
                 self.rename_column(&new_model.db_table(), &a, &b)
             }
-            Vendor::Postgres => {
-                self.pg_alter_field(state, old_model, new_model, old_name, old, new_name, new)
-            }
+            Vendor::Postgres => self.pg_alter_field(state, change),
         }
     }
 
-    fn alter_many_to_many(
-        &mut self,
-        old_model: &ModelState,
-        new_model: &ModelState,
-        old_name: &str,
-        old: &Field,
-        new_name: &str,
-        new: &Field,
-    ) -> Result<()> {
+    fn alter_many_to_many(&mut self, change: FieldChange) -> Result<()> {
+        let FieldChange {
+            old_model,
+            new_model,
+            old: (old_name, old),
+            new: (new_name, new),
+        } = change;
         let max = self.max_name_length();
         let (Some(a), Some(b)) = (
             auto_through_model(old_model, old_name, old, max),
@@ -292,17 +279,13 @@ impl SchemaEditor {
         self.remake_table(state, old_model, new_model, copy, params)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn sqlite_alter_field(
-        &mut self,
-        state: &ProjectState,
-        old_model: &ModelState,
-        new_model: &ModelState,
-        old_name: &str,
-        old: &Field,
-        new_name: &str,
-        new: &Field,
-    ) -> Result<()> {
+    fn sqlite_alter_field(&mut self, state: &ProjectState, change: FieldChange) -> Result<()> {
+        let FieldChange {
+            old_model,
+            new_model,
+            old: (old_name, old),
+            new: (new_name, new),
+        } = change;
         let old_col = old.column(old_name).unwrap_or_else(|| old_name.to_string());
         let new_col = new.column(new_name).unwrap_or_else(|| new_name.to_string());
         let old_def = self.definition_without_name(state, old_model, old_name, old);

@@ -6,6 +6,6 @@ pub mod editor;
 pub mod names;
 pub mod sqlite;
 
-pub use editor::SchemaEditor;
+pub use editor::{FieldChange, SchemaEditor};
 mod fields;
 mod postgres;

@@ -9,10 +9,10 @@ use crate::fields::Field;
 use crate::state::{ModelState, ProjectState};
 use crate::value::{Value, column_value};
 
-use super::SchemaEditor;
 use super::columns::{db_type, target_field};
 use super::editor::{create_index_sql, literal};
 use super::names::index_name;
+use super::{FieldChange, SchemaEditor};
 
 /// Which constraints or indexes of one column to find.
 #[derive(Clone, Copy, PartialEq)]
@@ -63,17 +63,17 @@ impl SchemaEditor {
         self.db.settle_deferred_checks()
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn pg_alter_field(
         &mut self,
         state: &ProjectState,
-        _old_model: &ModelState,
-        new_model: &ModelState,
-        old_name: &str,
-        old: &Field,
-        new_name: &str,
-        new: &Field,
+        change: FieldChange,
     ) -> Result<()> {
+        let FieldChange {
+            new_model,
+            old: (old_name, old),
+            new: (new_name, new),
+            ..
+        } = change;
         let table = new_model.db_table();
         let old_col = old.column(old_name).unwrap_or_else(|| old_name.to_string());
         let new_col = new.column(new_name).unwrap_or_else(|| new_name.to_string());
