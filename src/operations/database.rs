@@ -408,16 +408,9 @@ fn rename_model(
             ) else {
                 continue;
             };
-            if let (Some((a, fa)), Some((b, fb))) = (before.fields.get(2), after.fields.get(2)) {
-                cx.editor.repoint_foreign_key(
-                    to,
-                    FieldChange {
-                        old_model: &before,
-                        new_model: &after,
-                        old: (a, fa),
-                        new: (b, fb),
-                    },
-                )?;
+            // The link table's column pointing at the renamed model.
+            if let Some(change) = FieldChange::nth(&before, &after, 2) {
+                cx.editor.repoint_foreign_key(to, change)?;
             }
         }
     }
@@ -481,16 +474,9 @@ fn rename_m2m_tables(
             continue;
         };
         cx.editor.alter_db_table(&a.db_table(), &b.db_table())?;
-        if let (Some((an, af)), Some((bn, bf))) = (a.fields.get(1), b.fields.get(1)) {
-            cx.editor.repoint_foreign_key(
-                to,
-                FieldChange {
-                    old_model: &a,
-                    new_model: &b,
-                    old: (an, af),
-                    new: (bn, bf),
-                },
-            )?;
+        // The link table's column pointing at the model itself.
+        if let Some(change) = FieldChange::nth(&a, &b, 1) {
+            cx.editor.repoint_foreign_key(to, change)?;
         }
     }
     Ok(())

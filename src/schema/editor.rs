@@ -31,6 +31,20 @@ pub struct FieldChange<'a> {
     pub new: (&'a str, &'a Field),
 }
 
+impl<'a> FieldChange<'a> {
+    /// The `i`-th field of `old_model` becoming the `i`-th of `new_model` (a column of an
+    /// auto-created link table), when both have one.
+    pub fn nth(old_model: &'a ModelState, new_model: &'a ModelState, i: usize) -> Option<Self> {
+        let ((a, fa), (b, fb)) = (old_model.fields.get(i)?, new_model.fields.get(i)?);
+        Some(FieldChange {
+            old_model,
+            new_model,
+            old: (a, fa),
+            new: (b, fb),
+        })
+    }
+}
+
 pub struct SchemaEditor {
     pub db: Rc<Database>,
     pub vendor: Vendor,
