@@ -122,6 +122,16 @@ fn with_pk_index(env: &Env, table: &str, rows: &[&str]) -> Vec<String> {
     rows
 }
 
+/// Runs `luamig args` and checks the indexes of table `custom_opts` besides its primary key.
+fn migrate_then_opts_indexes(env: &Env, args: &[&str], indexes: &[&str]) {
+    env.luamig(args).ok();
+    assert_eq!(
+        env.index_details("custom_opts"),
+        with_pk_index(env, "custom_opts", indexes),
+        "after luamig {args:?}"
+    );
+}
+
 /// A foreign key violation, as SQLite and PostgreSQL word it.
 const FK_FAILED: (&str, &str) = (
     "FOREIGN KEY constraint failed",
@@ -946,11 +956,7 @@ fn alter_unique_together_creates_enforced_unique_index_and_removes_it(env: &Env)
         "duplicate key value violates unique constraint \"custom_opts_a_b_48b56b85_uniq\"",
     );
     env.exec("INSERT INTO custom_opts (a, b, c, price) VALUES (3, 3, 'z', 0)");
-    env.luamig(&["migrate", "shop", "0001"]).ok();
-    assert_eq!(
-        env.index_details("custom_opts"),
-        with_pk_index(env, "custom_opts", &[])
-    );
+    migrate_then_opts_indexes(env, &["migrate", "shop", "0001"], &[]);
     env.exec("INSERT INTO custom_opts (a, b, c, price) VALUES (1, 1, 'z', 0)");
     assert_eq!(env.scalar("SELECT count(*) FROM custom_opts"), "5");
     // Forwards again fails: the data now violates the unique set; nothing recorded, nothing changed.
@@ -973,16 +979,8 @@ fn alter_index_together_creates_and_drops_index(env: &Env) {
         env.index_details("custom_opts"),
         with_pk_index(env, "custom_opts", &["custom_opts_b_c_7b222ef7_idx 0 b,c"])
     );
-    env.luamig(&["migrate", "shop", "0001"]).ok();
-    assert_eq!(
-        env.index_details("custom_opts"),
-        with_pk_index(env, "custom_opts", &[])
-    );
-    env.luamig(&["migrate"]).ok();
-    assert_eq!(
-        env.index_details("custom_opts"),
-        with_pk_index(env, "custom_opts", &["custom_opts_b_c_7b222ef7_idx 0 b,c"])
-    );
+    migrate_then_opts_indexes(env, &["migrate", "shop", "0001"], &[]);
+    migrate_then_opts_indexes(env, &["migrate"], &["custom_opts_b_c_7b222ef7_idx 0 b,c"]);
     assert_eq!(env.scalar("SELECT count(*) FROM custom_opts"), "3");
 }
 
@@ -1000,44 +998,24 @@ fn add_index_and_remove_index(env: &Env) {
             r#"migrations.RemoveIndex { model_name = "opts", name = "opts_c_idx" },"#,
         ),
     );
-    env.luamig(&["migrate", "shop", "0002"]).ok();
-    assert_eq!(
-        env.index_details("custom_opts"),
-        with_pk_index(
-            env,
-            "custom_opts",
-            &["opts_a_desc_c_idx 0 a,c", "opts_c_idx 0 c"]
-        )
+    migrate_then_opts_indexes(
+        env,
+        &["migrate", "shop", "0002"],
+        &["opts_a_desc_c_idx 0 a,c", "opts_c_idx 0 c"],
     );
     assert!(
         index_sql(env, "opts_a_desc_c_idx").contains(env.pick("\"a\" DESC", "(a DESC, c)")),
         "{}",
         index_sql(env, "opts_a_desc_c_idx")
     );
-    env.luamig(&["migrate"]).ok();
-    assert_eq!(
-        env.index_details("custom_opts"),
-        with_pk_index(env, "custom_opts", &["opts_a_desc_c_idx 0 a,c"])
+    migrate_then_opts_indexes(env, &["migrate"], &["opts_a_desc_c_idx 0 a,c"]);
+    migrate_then_opts_indexes(
+        env,
+        &["migrate", "shop", "0002"],
+        &["opts_a_desc_c_idx 0 a,c", "opts_c_idx 0 c"],
     );
-    env.luamig(&["migrate", "shop", "0002"]).ok();
-    assert_eq!(
-        env.index_details("custom_opts"),
-        with_pk_index(
-            env,
-            "custom_opts",
-            &["opts_a_desc_c_idx 0 a,c", "opts_c_idx 0 c"]
-        )
-    );
-    env.luamig(&["migrate", "shop", "0001"]).ok();
-    assert_eq!(
-        env.index_details("custom_opts"),
-        with_pk_index(env, "custom_opts", &[])
-    );
-    env.luamig(&["migrate"]).ok();
-    assert_eq!(
-        env.index_details("custom_opts"),
-        with_pk_index(env, "custom_opts", &["opts_a_desc_c_idx 0 a,c"])
-    );
+    migrate_then_opts_indexes(env, &["migrate", "shop", "0001"], &[]);
+    migrate_then_opts_indexes(env, &["migrate"], &["opts_a_desc_c_idx 0 a,c"]);
     assert_eq!(env.scalar("SELECT count(*) FROM custom_opts"), "3");
 }
 
