@@ -1775,6 +1775,35 @@ fn full_saves_in_a_loop_keep_djangos_save(env: &Env) {
     );
 }
 
+/// A save made before `transaction.atomic` stays when the atomic block rolls back; the
+/// block's own saves go with it (batched saves on PostgreSQL included).
+fn saves_before_an_atomic_block_survive_its_rollback(env: &Env) {
+    checked(
+        env,
+        r#"
+  local transaction = require("luamig.transaction")
+  local a, b = Order.objects:get { pk = 1 }, Order.objects:get { pk = 2 }
+  a.qty = 501; a:save { update_fields = { "qty" } }
+  b.qty = 502; b:save()
+  local ok = pcall(transaction.atomic, function()
+    a.qty = 601; a:save { update_fields = { "qty" } }
+    b.qty = 602; b:save()
+    error("undo")
+  end)
+  check(ok, false, "the block failed")
+  check(Order.objects:get { pk = 1 }.qty, 501, "update_fields save before the block")
+  check(Order.objects:get { pk = 2 }.qty, 502, "full save before the block")
+"#,
+    );
+    assert_eq!(
+        col(
+            env,
+            "SELECT id, qty FROM shop_order WHERE id IN (1, 2) ORDER BY id"
+        ),
+        vec!["1|501", "2|502"]
+    );
+}
+
 /// Saves queued for a table whose trigger writes to another table, or read back through a
 /// view, are sent before reading those: the reads see what the trigger wrote and what the
 /// view shows, as with one statement per save.
@@ -1919,6 +1948,7 @@ on_both_backends!(
     saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line,
     batched_saves_store_every_kind_of_value_as_single_saves_do,
     full_saves_in_a_loop_keep_djangos_save,
+    saves_before_an_atomic_block_survive_its_rollback,
     saves_are_sent_before_reads_a_trigger_or_view_could_see,
     get_model_two_forms_case_insensitive,
     get_model_unknown_app_and_model_raise_lookup_error_values,

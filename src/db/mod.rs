@@ -138,6 +138,8 @@ impl Database {
 
     /// Starts a transaction, or a savepoint when one is open.
     pub fn atomic_begin(&self) -> Result<AtomicLevel> {
+        // Queued row updates belong before the savepoint: rolling it back must keep them.
+        self.flush_pending()?;
         let depth = self.depth.get();
         if depth == 0 {
             self.control_statement("BEGIN")?;
