@@ -5,6 +5,7 @@ pub mod batch;
 pub mod lock;
 mod postgres;
 mod sqlite;
+mod sqlite_library;
 
 use std::cell::RefCell;
 

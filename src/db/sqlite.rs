@@ -16,6 +16,7 @@ pub struct SqliteConnection {
 impl SqliteConnection {
     /// Opens (creating if needed) the file at `path`, or an in-memory database for `None`.
     pub fn open(path: Option<&Path>) -> Result<Self> {
+        super::sqlite_library::configure();
         let conn = match path {
             Some(p) => rusqlite::Connection::open(p),
             None => rusqlite::Connection::open_in_memory(),
