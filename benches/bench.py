@@ -17,7 +17,9 @@ Workloads (issue 6; sizes scale with --rows, defaults in brackets):
   4  bulk update(status="draft") and update(price=F("price") + 1) [1,000,000 rows]
   5  synthetic project, 10 apps: showmigrations (empty database), migrate --fake (planning,
      state replay and recording, no DDL), migrate (apply all),
-     migrate (nothing to do), sqlmigrate (last migration of app0) [1,000 and 10,000 migrations]
+     migrate (nothing to do), sqlmigrate (last migration of app0) [1,000 and 10,000 migrations];
+     models of at most 100 fields (luamig_projects.FIELDS_PER_MODEL); the floor runs the same
+     DDL and history inserts as apply-all, to show how much of its growth is the database's
   6  peak RSS of workload 1 [100,000 and 1,000,000 rows]
 
 Data setup is never timed: each contestant gets a fresh database (a SQLite file, or a
@@ -25,7 +27,8 @@ PostgreSQL database created and dropped on the server of LUAMIG_TEST_POSTGRES_UR
 the setup migration (`migrate app 0001`; the floor's database is set up by luamig's), then
 on PostgreSQL VACUUM ANALYZE + CHECKPOINT (--no-analyze: no statistics), and only the
 workload's migration (`migrate app 0002`) or the floor program is timed, as the wall time of
-that process (workload 5's commands that change nothing: the median of 5 runs), with its peak RSS (VmHWM sampled from /proc every 1-5 ms: a lower bound for
+that process (workload 4: the median of 3 turns, each on a fresh database; workload 5's
+commands that change nothing: the median of 5 runs), with its peak RSS (VmHWM sampled from /proc every 1-5 ms: a lower bound for
 commands of a few milliseconds, "?" when none was sampled). Every result is checked with a query afterwards; a failed or wrong
 run is reported and makes the exit status 1 (targets missed do not).
 
@@ -97,33 +100,50 @@ class Bench:
                 ("%7.1f MB" % r.rss) if r.rss else "      ? MB"), file=sys.stderr, flush=True)
         return result
 
-    def data_workload(self, workload, label, backend, size, rows, contestants, luamig_writer, django_writer, floor_name, check):
-        """Runs one data workload for each contestant on a fresh database; returns the results."""
-        out = {}
-        for contestant in contestants:
-            result = Result(workload, label, backend, size, contestant, rows=rows)
-            try:
-                with Workspace(backend, keep=self.args.keep) as ws:
-                    if contestant == "django":
-                        setup, timed = django_writer(ws.folder, ws.db)
-                        django_projects.compile_bytecode(self.python, ws.folder)
-                        measure([self.python, "manage.py"] + setup, ws.folder, what="Django setup")
-                        ws.db.settle(analyze=not self.args.no_analyze)
-                        result.wall, result.rss = self.timed(contestant, [self.python, "manage.py"] + timed, ws.folder)
-                    else:
-                        setup, timed = luamig_writer(ws.folder)
-                        env = {"DATABASE_URL": ws.db.url()}
-                        measure([self.luamig] + setup, ws.folder, env=env, what="luamig setup")
-                        ws.db.settle(analyze=not self.args.no_analyze)
-                        if contestant == "luamig":
-                            result.wall, result.rss = self.timed(contestant, [self.luamig] + timed, ws.folder, env)
-                        else:
-                            result.wall, result.rss = self.timed(contestant, [self.floor, floor_name, ws.db.url()], ws.folder)
-                    check(ws.db)
-            except BenchError as e:
-                result.error = str(e)
-            out[contestant] = self.record(result)
-        return out
+    def data_workload(self, workload, label, backend, size, rows, contestants, luamig_writer, django_writer, floor_name, check,
+                      repeats=1):
+        """Runs one data workload for each contestant on a fresh database; returns the results.
+        With repeats > 1 the contestants take turns, each run on a fresh database, and each
+        result is the median wall time (and the highest peak RSS)."""
+        results = {c: Result(workload, label, backend, size, c, rows=rows) for c in contestants}
+        walls = {c: [] for c in contestants}
+        for _ in range(repeats):
+            for contestant in contestants:
+                result = results[contestant]
+                if result.error:
+                    continue
+                try:
+                    wall, rss = self.run_data_workload(contestant, backend, luamig_writer, django_writer, floor_name, check)
+                    walls[contestant].append(wall)
+                    result.rss = max(result.rss or 0, rss or 0) or None
+                except BenchError as e:
+                    result.error = str(e)
+        for contestant, result in results.items():
+            if not result.error:
+                result.wall = statistics.median(walls[contestant])
+            self.record(result)
+        return results
+
+    def run_data_workload(self, contestant, backend, luamig_writer, django_writer, floor_name, check):
+        """One timed run of a data workload on a fresh database: (wall time, peak RSS)."""
+        with Workspace(backend, keep=self.args.keep) as ws:
+            if contestant == "django":
+                setup, timed = django_writer(ws.folder, ws.db)
+                django_projects.compile_bytecode(self.python, ws.folder)
+                measure([self.python, "manage.py"] + setup, ws.folder, what="Django setup")
+                ws.db.settle(analyze=not self.args.no_analyze)
+                measured = self.timed(contestant, [self.python, "manage.py"] + timed, ws.folder)
+            else:
+                setup, timed = luamig_writer(ws.folder)
+                env = {"DATABASE_URL": ws.db.url()}
+                measure([self.luamig] + setup, ws.folder, env=env, what="luamig setup")
+                ws.db.settle(analyze=not self.args.no_analyze)
+                if contestant == "luamig":
+                    measured = self.timed(contestant, [self.luamig] + timed, ws.folder, env)
+                else:
+                    measured = self.timed(contestant, [self.floor, floor_name, ws.db.url()], ws.folder)
+            check(ws.db)
+            return measured
 
     # -- workloads -----------------------------------------------------------------------
 
@@ -166,7 +186,10 @@ class Bench:
             4, "bulk update + F() update", backend, "%s rows" % fmt_int(rows), rows, self.contestants(),
             lambda f: luamig_projects.bulk_update(f, rows),
             lambda f, db: django_projects.bulk_update(f, db, rows), "bulk",
-            lambda db: expect(db, "SELECT count(*) FROM catalog_product WHERE status = 'draft' AND price = id % 1000 + 1", rows))
+            lambda db: expect(db, "SELECT count(*) FROM catalog_product WHERE status = 'draft' AND price = id % 1000 + 1", rows),
+            # Two statements on the server: its noise (±10% between runs here) is the size of
+            # the 1.2x margin, so take the median of three turns.
+            repeats=self.args.bulk_repeats)
 
     # (label, command, repeatable): a repeatable command changes nothing, so it is run
     # REPEATS times and its median taken (one run of a few tens of milliseconds is at the
@@ -215,6 +238,23 @@ class Bench:
                         except BenchError as e:
                             result.error, failed = str(e), label
                     self.record(result)
+        if not self.args.no_floor:
+            self.synthetic_floor(backend, plan, size)
+
+    def synthetic_floor(self, backend, plan, size):
+        """Workload 5's apply-all as the floor program: the same DDL and history rows, to tell
+        the databases' own growth with the project from luamig's."""
+        result = Result(5, "migrate (apply all)", backend, size, "floor")
+        try:
+            with Workspace(backend, keep=self.args.keep) as ws:
+                steps = os.path.join(ws.folder, "steps.txt")
+                with open(steps, "w") as f:
+                    f.write(luamig_projects.synthetic_floor_steps(plan, backend))
+                result.wall, result.rss = self.timed("floor", [self.floor, "ddl", ws.db.url(), steps], ws.folder)
+                expect(ws.db, "SELECT count(*) FROM luamig_migrations", len(plan))
+        except BenchError as e:
+            result.error = str(e)
+        self.record(result)
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -327,12 +367,12 @@ def targets(results, args):
         out.append({"status": "n/a" if ok is None else "PASS" if ok else "FAIL",
                     "target": "%s (%s)" % (what, figure if ok is not None else "a run failed")})
 
-    def vs(name, num, den, limit, what, at_least=False):
+    def vs(name, num, den, limit, what, at_least=False, aside=""):
         if num is None or den is None:
             return
         r = ratio(num, den)
         add(None if r is None else (r >= limit if at_least else r <= limit), "%s: %s" % (name, what),
-            "%.2fx" % r if r else "")
+            "%.2fx%s" % (r, aside) if r else "")
 
     for (w, label, backend, size), c in rows.items():
         name = "%s %s, %s, %s" % (w, label, backend, size)
@@ -351,9 +391,12 @@ def targets(results, args):
         limit = 1.2 * args.big_migrations / args.migrations
         for backend in ("sqlite", "postgres"):
             for label, _, _ in Bench.SYNTHETIC:
-                vs("5 %s, %s" % (label, backend), rows.get((5, label, backend, big), {}).get("luamig"),
-                   rows.get((5, label, backend, small), {}).get("luamig"), limit,
-                   "luamig at %s costs at most %.0fx %s" % (big, limit, small))
+                at_big, at_small = rows.get((5, label, backend, big), {}), rows.get((5, label, backend, small), {})
+                # The floor's growth on the same DDL: what the database itself adds.
+                floor_growth = ratio(at_big.get("floor"), at_small.get("floor"))
+                vs("5 %s, %s" % (label, backend), at_big.get("luamig"), at_small.get("luamig"), limit,
+                   "luamig at %s costs at most %.0fx %s" % (big, limit, small),
+                   aside="; the floor: %.2fx" % floor_growth if floor_growth else "")
     # Workload 6: memory growth from --rows to --memory-rows (luamig).
     for backend in ("sqlite", "postgres"):
         small = [r for r in results if r.workload in (1, 6) and r.backend == backend and r.contestant == "luamig" and r.rows == args.rows]
@@ -391,6 +434,7 @@ def main():
     p.add_argument("--customers", type=int, help="distinct customers of workload 3 [--orders / 10]")
     p.add_argument("--bulk-rows", type=int, help="rows of workload 4 [10 x --rows]")
     p.add_argument("--memory-rows", type=int, help="big size of workload 6 [10 x --rows]")
+    p.add_argument("--bulk-repeats", type=int, default=3, help="runs of workload 4 per contestant, median taken [3]")
     p.add_argument("--migrations", type=int, default=1000, help="size of the synthetic project, workload 5 [1,000]")
     p.add_argument("--big-migrations", type=int, help="its big size, luamig only unless --django-big; 0: none [10 x --migrations]")
     p.add_argument("--django-big", action="store_true", help="also run Django at --big-migrations and --memory-rows (slow)")

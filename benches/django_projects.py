@@ -308,15 +308,15 @@ def synthetic(folder, db, plan, apps=10):
     models.py holds the final state (so a no-op migrate finds no model changes)."""
     labels = ["app%d" % a for a in range(apps)]
     project(folder, db, labels)
-    last_field = {}
-    for app, name, deps, field in plan:
-        last_field[app] = field
+    last_field = {app: {} for app in labels}
+    for app, name, deps, model, field in plan:
+        last_field[app][model] = field
         if field == 0:
-            op = ('migrations.CreateModel(\n            name="Thing",\n            fields=[\n                %s,\n'
-                  '                ("f0", models.IntegerField(null=True)),\n            ],\n        )' % ID)
+            op = ('migrations.CreateModel(\n            name="Thing%d",\n            fields=[\n                %s,\n'
+                  '                ("f0", models.IntegerField(null=True)),\n            ],\n        )' % (model, ID))
         else:
-            op = ('migrations.AddField(\n            model_name="thing",\n            name="f%d",\n'
-                  '            field=models.IntegerField(null=True),\n        )' % field)
+            op = ('migrations.AddField(\n            model_name="thing%d",\n            name="f%d",\n'
+                  '            field=models.IntegerField(null=True),\n        )' % (model, field))
         write(folder, "%s/migrations/%s.py" % (app, name), """from django.db import migrations, models
 
 
@@ -325,7 +325,10 @@ class Migration(migrations.Migration):
     operations = [
         %s,
     ]
-""" % ("    initial = True\n" if field == 0 else "", ", ".join("(%r, %r)" % d for d in deps), op))
+""" % ("    initial = True\n" if name == "0001_m" else "", ", ".join("(%r, %r)" % d for d in deps), op))
     for app in labels:
-        fields = "".join("    f%d = models.IntegerField(null=True)\n" % i for i in range(last_field[app] + 1))
-        write(folder, "%s/models.py" % app, "from django.db import models\n\n\nclass Thing(models.Model):\n%s" % fields)
+        classes = "".join(
+            "\n\nclass Thing%d(models.Model):\n%s" % (model, "".join(
+                "    f%d = models.IntegerField(null=True)\n" % i for i in range(last + 1)))
+            for model, last in sorted(last_field[app].items()))
+        write(folder, "%s/models.py" % app, "from django.db import models\n%s" % classes)

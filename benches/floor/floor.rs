@@ -2,9 +2,12 @@
 //! as luamig's data-migration workloads (keyset SELECTs of 500 rows, one statement per row,
 //! the same DDL), with prepared statements, in one transaction. What the database allows.
 //!
-//! Usage: floor WORKLOAD URL, WORKLOAD one of slug, uuid, orders, bulk; URL `sqlite:PATH`
-//! (`sqlite:///abs/path`) or `postgres://...`. The tables are those luamig's setup
-//! migration made (see benches/luamig_projects.py). Prints the number of rows handled.
+//! Usage: floor WORKLOAD URL [FILE], WORKLOAD one of slug, uuid, orders, bulk, ddl; URL
+//! `sqlite:PATH` (`sqlite:///abs/path`) or `postgres://...`. The tables of the data workloads
+//! are those luamig's setup migration made (see benches/luamig_projects.py). `ddl` is
+//! workload 5's apply-all on an empty database: it makes luamig's history table, then runs
+//! FILE's lines in order, `SQL <statement>` as it stands and `RECORD <app> <name>` as the
+//! history row luamig writes. Prints the number of rows (or migrations) handled.
 
 use std::error::Error;
 
@@ -16,16 +19,24 @@ const CHUNK: i64 = 500;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 3 {
-        eprintln!("usage: floor slug|uuid|orders|bulk URL");
+    let ddl = args.len() == 4 && args[1] == "ddl";
+    if args.len() != 3 && !ddl {
+        eprintln!("usage: floor slug|uuid|orders|bulk URL | floor ddl URL FILE");
         std::process::exit(2);
     }
     let (workload, url) = (args[1].as_str(), args[2].as_str());
+    let steps = match ddl.then(|| DdlStep::read(&args[3])).transpose() {
+        Ok(steps) => steps.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
     let result = if let Some(path) = url.strip_prefix("sqlite:") {
         let path = path.strip_prefix("//").unwrap_or(path);
-        sqlite::run(workload, path)
+        sqlite::run(workload, path, &steps)
     } else {
-        pg::run(workload, url)
+        pg::run(workload, url, &steps)
     };
     match result {
         Ok(n) => println!("{n}"),
@@ -36,11 +47,37 @@ fn main() {
     }
 }
 
+/// One line of the `ddl` workload's file.
+enum DdlStep {
+    Sql(String),
+    Record(String, String),
+}
+
+impl DdlStep {
+    fn read(path: &str) -> Res<Vec<DdlStep>> {
+        let text = std::fs::read_to_string(path)?;
+        text.lines()
+            .map(|line| match line.split_once(' ') {
+                Some(("SQL", sql)) => Ok(DdlStep::Sql(sql.to_string())),
+                Some(("RECORD", rest)) => match rest.split_once(' ') {
+                    Some((app, name)) => Ok(DdlStep::Record(app.into(), name.into())),
+                    None => Err(format!("bad RECORD line: {line}").into()),
+                },
+                _ => Err(format!("bad line: {line}").into()),
+            })
+            .collect()
+    }
+}
+
+// luamig's history table and row, as src/recorder.rs writes them.
+const HISTORY_INSERT: &str = r#"INSERT INTO "luamig_migrations" ("app", "name", "applied", "checksum") VALUES ($1, $2, CURRENT_TIMESTAMP, $3)"#;
+const HISTORY_CHECKSUM: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
 mod sqlite {
     use super::*;
     use rusqlite::{Connection, params};
 
-    pub fn run(workload: &str, path: &str) -> Res<u64> {
+    pub fn run(workload: &str, path: &str, steps: &[DdlStep]) -> Res<u64> {
         let mut conn = Connection::open(path)?;
         conn.execute_batch("PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = OFF;")?;
         let tx = conn.transaction()?;
@@ -49,6 +86,7 @@ mod sqlite {
             "uuid" => uuid(&tx)?,
             "orders" => orders(&tx)?,
             "bulk" => bulk(&tx)?,
+            "ddl" => ddl(&tx, steps)?,
             _ => return Err(format!("unknown workload {workload}").into()),
         };
         // Foreign keys are off (table rebuilds break them briefly): check before commit.
@@ -60,6 +98,27 @@ mod sqlite {
             return Err(format!("{broken} rows fail the foreign key check").into());
         }
         tx.commit()?;
+        Ok(n)
+    }
+
+    fn ddl(tx: &rusqlite::Transaction, steps: &[DdlStep]) -> Res<u64> {
+        tx.execute(
+            r#"CREATE TABLE "luamig_migrations" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "app" varchar(255) NOT NULL, "name" varchar(255) NOT NULL, "applied" datetime NOT NULL, "checksum" varchar(64) NULL)"#,
+            [],
+        )?;
+        let mut record = tx.prepare(HISTORY_INSERT)?;
+        let mut n = 0;
+        for step in steps {
+            match step {
+                DdlStep::Sql(sql) => {
+                    tx.execute(sql, [])?;
+                }
+                DdlStep::Record(app, name) => {
+                    record.execute(params![app, name, HISTORY_CHECKSUM])?;
+                    n += 1;
+                }
+            }
+        }
         Ok(n)
     }
 
@@ -194,7 +253,7 @@ mod pg {
     use super::*;
     use postgres::{Client, NoTls, Transaction};
 
-    pub fn run(workload: &str, url: &str) -> Res<u64> {
+    pub fn run(workload: &str, url: &str, steps: &[DdlStep]) -> Res<u64> {
         let mut client = Client::connect(url, NoTls)?;
         let mut tx = client.transaction()?;
         let n = match workload {
@@ -202,9 +261,28 @@ mod pg {
             "uuid" => uuid(&mut tx)?,
             "orders" => orders(&mut tx)?,
             "bulk" => bulk(&mut tx)?,
+            "ddl" => ddl(&mut tx, steps)?,
             _ => return Err(format!("unknown workload {workload}").into()),
         };
         tx.commit()?;
+        Ok(n)
+    }
+
+    fn ddl(tx: &mut Transaction, steps: &[DdlStep]) -> Res<u64> {
+        tx.batch_execute(
+            r#"CREATE TABLE "luamig_migrations" ("id" integer NOT NULL PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, "app" varchar(255) NOT NULL, "name" varchar(255) NOT NULL, "applied" timestamp with time zone NOT NULL, "checksum" varchar(64) NULL)"#,
+        )?;
+        let record = tx.prepare(HISTORY_INSERT)?;
+        let mut n = 0;
+        for step in steps {
+            match step {
+                DdlStep::Sql(sql) => tx.batch_execute(sql)?,
+                DdlStep::Record(app, name) => {
+                    tx.execute(&record, &[app, name, &HISTORY_CHECKSUM])?;
+                    n += 1;
+                }
+            }
+        }
         Ok(n)
     }
 
