@@ -63,3 +63,26 @@ unsafe extern "C" fn init(_: *mut c_void) -> c_int {
 }
 
 unsafe extern "C" fn shutdown(_: *mut c_void) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_allocates_through_mimalloc_without_statistics() {
+        let _db = super::super::sqlite::SqliteConnection::open(None).unwrap();
+        unsafe {
+            let p = ffi::sqlite3_malloc(100);
+            assert!(!p.is_null());
+            // The test binary's own allocator is the system's: only SQLite's
+            // configuration can have put this block in mimalloc's heap.
+            assert!(libmimalloc_sys::mi_is_in_heap_region(p));
+            assert_eq!(
+                ffi::sqlite3_memory_used(),
+                0,
+                "allocations are still counted"
+            );
+            ffi::sqlite3_free(p);
+        }
+    }
+}
