@@ -489,7 +489,8 @@ function orm.new(core, apps)
 
     mt.__newindex = function(obj, key, value)
       local v = rawget(obj, "__v")
-      if value == NULL then value = nil end
+      -- rawequal: `==` would call an instance's __eq for every instance assigned.
+      if rawequal(value, NULL) then value = nil end
       if key == "pk" then v[pk_i] = value; return end
       local i = index[key]
       if not i then field_error(meta, key, 2) end

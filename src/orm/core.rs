@@ -81,7 +81,11 @@ impl OrmContext {
             }
             cells.push(out);
         }
-        let converted = lua.create_sequence_from(converted)?;
+        let converted = if converted.is_empty() {
+            LuaValue::Nil
+        } else {
+            LuaValue::Table(lua.create_sequence_from(converted)?)
+        };
         let width = fields.len();
         let instances = instance_mt.is_some();
         let mt = instance_mt.map_or(LuaValue::Nil, LuaValue::Table);
@@ -91,7 +95,7 @@ impl OrmContext {
         unsafe {
             lua.exec_raw::<Table>((mt, converted), |state| {
                 use mlua::ffi;
-                // Stack: 1 = instance metatable or nil, 2 = converted values.
+                // Stack: 1 = instance metatable or nil, 2 = converted values or nil (none).
                 ffi::luaL_checkstack(state, 8, c"rows".as_ptr());
                 ffi::lua_createtable(state, cells.len() as i32, 0);
                 for (i, row) in cells.iter().enumerate() {
@@ -112,7 +116,9 @@ impl OrmContext {
                         ffi::lua_rawseti(state, -2, (j + 1) as ffi::lua_Integer);
                     }
                     if instances {
-                        ffi::lua_createtable(state, 0, 1);
+                        // Room for `__v` and the related-object cache that assigning a
+                        // foreign key adds, so that first assignment does not rehash.
+                        ffi::lua_createtable(state, 0, 2);
                         ffi::lua_insert(state, -2);
                         ffi::lua_setfield(state, -2, c"__v".as_ptr());
                         ffi::lua_pushvalue(state, 1);
@@ -417,7 +423,7 @@ fn lookup(
         if !plain_value || name.contains("__") {
             return Ok(LuaValue::Nil);
         }
-        pairs.push((name.to_string(), v));
+        pairs.push((String::from(&*name), v));
     }
     if pairs.is_empty() {
         return Ok(LuaValue::Nil);
