@@ -14,7 +14,7 @@ use crate::operations::{
     Hints, Operation, OperationContext, OperationKind, check_relations, database_backwards,
     database_forwards, state_forwards,
 };
-use crate::recorder::{AppliedRow, Recorder};
+use crate::recorder::{AppliedRow, PendingRecord, Recorder};
 use crate::router::Router;
 use crate::runlua::RunLuaHost;
 use crate::schema::SchemaEditor;
@@ -268,7 +268,7 @@ impl<'p> Executor<'p> {
                 if planned.contains(&key) {
                     let savepoint = group.before(self.migration(&key)?.atomic)?;
                     not_started_if_interrupted(&key)?;
-                    state = self.apply(&key, state, opts, progress, savepoint)?;
+                    state = self.apply(&key, state, opts, progress, group, savepoint)?;
                     group.after()?;
                 }
             }
@@ -286,7 +286,7 @@ impl<'p> Executor<'p> {
             };
             let savepoint = group.before(self.migration(key)?.atomic)?;
             not_started_if_interrupted(key)?;
-            self.unapply(key, state, opts, progress, savepoint)?;
+            self.unapply(key, state, opts, progress, group, savepoint)?;
             group.after()?;
         }
         Ok(())
@@ -298,6 +298,7 @@ impl<'p> Executor<'p> {
         state: ProjectState,
         opts: RunOptions,
         progress: &mut dyn Progress,
+        group: &mut CommitGroup,
         savepoint: bool,
     ) -> Result<ProjectState> {
         let m = self.migration(key)?;
@@ -307,11 +308,11 @@ impl<'p> Executor<'p> {
             // The state is ours alone: changed in place, no model is copied.
             let mut after = state;
             apply_state(m, &mut after)?;
-            self.record(m, false)?;
+            self.record(m, false, group)?;
             progress.success(key, false, true);
             return Ok(after);
         }
-        let after = self.run_migration(m, state, false, savepoint)?;
+        let after = self.run_migration(m, state, false, group, savepoint)?;
         progress.success(key, false, false);
         Ok(after)
     }
@@ -322,20 +323,23 @@ impl<'p> Executor<'p> {
         state: ProjectState,
         opts: RunOptions,
         progress: &mut dyn Progress,
+        group: &mut CommitGroup,
         savepoint: bool,
     ) -> Result<()> {
         let m = self.migration(key)?;
         progress.start(key, true);
         if opts.fake {
-            self.record(m, true)?;
+            self.record(m, true, group)?;
         } else {
-            self.run_migration(m, state, true, savepoint)?;
+            self.run_migration(m, state, true, group, savepoint)?;
         }
         progress.success(key, true, opts.fake);
         Ok(())
     }
 
-    fn record(&self, m: &Migration, backwards: bool) -> Result<()> {
+    /// Records `m` as applied (the rows are written with the group's commit, see
+    /// [`CommitGroup::record_applied`]) or removes its rows now.
+    fn record(&self, m: &Migration, backwards: bool, group: &mut CommitGroup) -> Result<()> {
         let recorder = Recorder::new(&self.db);
         // A squashed migration is recorded under the names it replaces as well.
         let keys = std::iter::once(&m.key).chain(&m.replaces);
@@ -351,7 +355,7 @@ impl<'p> Executor<'p> {
                 recorder.record_unapplied(key)?;
             }
             if !backwards {
-                recorder.record_applied(key, checksum)?;
+                group.record_applied(key, checksum)?;
             }
         }
         Ok(())
@@ -366,6 +370,7 @@ impl<'p> Executor<'p> {
         m: &Migration,
         state: ProjectState,
         backwards: bool,
+        group: &mut CommitGroup,
         savepoint: bool,
     ) -> Result<ProjectState> {
         let level = if m.atomic && savepoint {
@@ -393,7 +398,7 @@ impl<'p> Executor<'p> {
                         }),
                     });
                 }
-                self.record(m, backwards)?;
+                self.record(m, backwards, group)?;
                 Ok(after)
             })
             .map_err(blame_interrupt);
@@ -642,12 +647,15 @@ impl<'p> Executor<'p> {
 /// been open for [`COMMIT_INTERVAL`], before a non-atomic migration, and at the end or after
 /// a failure (keeping what finished). Each migration stays all-or-nothing; a crash loses at
 /// most the unfinished group, and the next run applies it again. One commit, and one fsync,
-/// per group instead of per migration.
+/// per group instead of per migration; and the group's history rows go out together just
+/// before its commit (on PostgreSQL a round trip per migration fewer).
 struct CommitGroup<'a> {
     db: &'a Database,
     open: Option<(AtomicLevel, Instant)>,
     /// Migrations finished in the open transaction.
     finished: usize,
+    /// History rows of the finished migrations, written by [`CommitGroup::commit`].
+    records: Vec<PendingRecord>,
 }
 
 /// How long finished migrations may wait for their commit.
@@ -659,6 +667,7 @@ impl<'a> CommitGroup<'a> {
             db,
             open: None,
             finished: 0,
+            records: Vec::new(),
         }
     }
 
@@ -678,6 +687,17 @@ impl<'a> CommitGroup<'a> {
         Ok(self.finished > 0)
     }
 
+    /// Records a migration as applied: with the group's commit when a group is open (its
+    /// migration then commits or rolls back with the group), else at once.
+    fn record_applied(&mut self, key: &NodeKey, checksum: Option<&str>) -> Result<()> {
+        if self.open.is_some() {
+            self.records
+                .push((key.clone(), checksum.map(str::to_string)));
+            return Ok(());
+        }
+        Recorder::new(self.db).record_applied(key, checksum)
+    }
+
     /// After a migration finished: commit when the group is old enough.
     fn after(&mut self) -> Result<()> {
         self.finished += 1;
@@ -687,15 +707,66 @@ impl<'a> CommitGroup<'a> {
         }
     }
 
-    /// Commits what finished; with nothing finished (the first migration failed) it rolls
-    /// back instead, so a failed run leaves even a SQLite file's bytes untouched.
+    /// Writes the finished migrations' history rows and commits; with nothing finished (the
+    /// first migration failed) it rolls back instead, so a failed run leaves even a SQLite
+    /// file's bytes untouched. Rows that cannot be written roll the group back with them.
     fn commit(&mut self) -> Result<()> {
         let finished = std::mem::take(&mut self.finished);
+        let records = std::mem::take(&mut self.records);
         match self.open.take() {
-            Some((level, _)) if finished > 0 => self.db.atomic_commit(level),
+            Some((level, _)) if finished > 0 => {
+                if let Err(e) = self.write_records(&records) {
+                    // The failure to record matters more than a failed rollback.
+                    let _ = self.db.atomic_rollback(level);
+                    return Err(unrecorded(&records, e));
+                }
+                self.db.atomic_commit(level)
+            }
             Some((level, _)) => self.db.atomic_rollback(level),
             None => Ok(()),
         }
+    }
+
+    /// The history rows, in a savepoint tried twice: the statement cancel of a Ctrl-C
+    /// pressed just before the commit may land on the first try.
+    fn write_records(&self, records: &[PendingRecord]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let attempt = || -> Result<()> {
+            let level = self.db.atomic_begin()?;
+            match Recorder::new(self.db).record_applied_all(records) {
+                Ok(()) => self.db.atomic_commit(level),
+                Err(e) => {
+                    let _ = self.db.atomic_rollback(level);
+                    Err(e)
+                }
+            }
+        };
+        attempt().or_else(|_| attempt())
+    }
+}
+
+/// The error of a group whose history rows could not be written: the database's reason
+/// (not the long INSERT) and which migrations were rolled back with them.
+fn unrecorded(records: &[PendingRecord], cause: Error) -> Error {
+    let names: Vec<String> = records.iter().map(|(key, _)| key.to_string()).collect();
+    let listed = match names.as_slice() {
+        [first, .., last] if names.len() > 3 => {
+            format!("{} migrations ({first} ... {last})", names.len())
+        }
+        _ => names.join(", "),
+    };
+    let reason = match cause {
+        Error::Database { message, .. } => message,
+        other => other.to_string(),
+    };
+    let them = if names.len() == 1 { "it" } else { "them" };
+    Error::Database {
+        context: format!("cannot record {listed} as applied"),
+        message: format!(
+            "{reason}\n  rolled back with {them}: the database is as it was before {them}"
+        ),
     }
 }
 
@@ -859,4 +930,30 @@ fn run_one(
         (None, _) => {}
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(n: usize) -> Vec<PendingRecord> {
+        (1..=n)
+            .map(|i| (NodeKey::new("shop", format!("{i:04}_m")), None))
+            .collect()
+    }
+
+    #[test]
+    fn unrecorded_names_a_few_migrations_and_counts_many() {
+        let cause = || Error::db("database error in `INSERT ...`", "history is closed");
+        assert_eq!(
+            unrecorded(&records(1), cause()).to_string(),
+            "cannot record shop.0001_m as applied: history is closed\n  \
+             rolled back with it: the database is as it was before it"
+        );
+        assert_eq!(
+            unrecorded(&records(1000), cause()).to_string(),
+            "cannot record 1000 migrations (shop.0001_m ... shop.1000_m) as applied: \
+             history is closed\n  rolled back with them: the database is as it was before them"
+        );
+    }
 }

@@ -367,7 +367,55 @@ fn a_failure_keeps_what_finished_in_the_same_run(env: &Env) {
     assert_eq!(env.scalar("SELECT count(*) FROM shop_item"), "0");
 }
 
+/// History rows go out with their group's commit; when they cannot be written, the
+/// group's migrations roll back with them and the error says which.
+fn unwritable_history_rolls_back_its_group_and_says_so(env: &Env) {
+    env.migration(
+        "shop",
+        "0001_initial",
+        &mig(
+            &[],
+            r#"migrations.CreateModel { name = "Owner", fields = { {"id", models.AutoField { primary_key = true }} } },"#,
+        ),
+    );
+    let refuse_history = env.pick(
+        r#"CREATE TRIGGER refuse BEFORE INSERT ON luamig_migrations BEGIN SELECT RAISE(ABORT, 'history is closed'); END"#,
+        r#"CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'history is closed'; END $$ LANGUAGE plpgsql; CREATE TRIGGER refuse BEFORE INSERT ON luamig_migrations FOR EACH ROW EXECUTE FUNCTION refuse()"#,
+    );
+    env.migration(
+        "shop",
+        "0002_close",
+        &mig(
+            &[("shop", "0001_initial")],
+            &format!(
+                r#"migrations.RunSQL {{ sql = [[{refuse_history}]], reverse_sql = migrations.RunSQL.noop }},"#
+            ),
+        ),
+    );
+    let run = env.luamig(&["migrate"]).fails();
+    assert!(
+        run.stderr
+            .contains("cannot record shop.0001_initial, shop.0002_close as applied"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("history is closed"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("rolled back with them: the database is as it was before them"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.applied(), Vec::<String>::new());
+    assert!(!env.has_table("shop_owner"));
+    // The trigger went with them: the next run records 0001 once 0002 is gone.
+    std::fs::remove_file(env.path().join("migrations/shop/0002_close.lua")).unwrap();
+    env.luamig(&["migrate"]).ok();
+    assert_eq!(env.applied(), ["shop.0001_initial"]);
+}
+
 on_both_backends!(
+    unwritable_history_rolls_back_its_group_and_says_so,
     sigkill_at_any_point_leaves_whole_migrations,
     sigint_stops_a_runaway_runlua_and_rolls_back,
     sigint_cancels_a_long_statement,
