@@ -27,8 +27,9 @@ PostgreSQL database created and dropped on the server of LUAMIG_TEST_POSTGRES_UR
 the setup migration (`migrate app 0001`; the floor's database is set up by luamig's), then
 on PostgreSQL VACUUM ANALYZE + CHECKPOINT (--no-analyze: no statistics), and only the
 workload's migration (`migrate app 0002`) or the floor program is timed, as the wall time of
-that process (workload 4: the median of 3 turns, each on a fresh database; workload 5's
-commands that change nothing: the median of 5 runs), with its peak RSS (VmHWM sampled from /proc every 1-5 ms: a lower bound for
+that process (workloads 1-4: the median of 3 turns, each on a fresh database, for luamig
+and the floor, whose runs take a second or less and move by 10-30% between runs here, and
+for Django on workload 4; workload 5's commands that change nothing: the median of 5 runs), with its peak RSS (VmHWM sampled from /proc every 1-5 ms: a lower bound for
 commands of a few milliseconds, "?" when none was sampled). Every result is checked with a query afterwards; a failed or wrong
 run is reported and makes the exit status 1 (targets missed do not).
 
@@ -101,16 +102,17 @@ class Bench:
         return result
 
     def data_workload(self, workload, label, backend, size, rows, contestants, luamig_writer, django_writer, floor_name, check,
-                      repeats=1):
+                      repeats=1, django_repeats=1):
         """Runs one data workload for each contestant on a fresh database; returns the results.
         With repeats > 1 the contestants take turns, each run on a fresh database, and each
-        result is the median wall time (and the highest peak RSS)."""
+        result is the median wall time (and the highest peak RSS); Django runs
+        django_repeats times."""
         results = {c: Result(workload, label, backend, size, c, rows=rows) for c in contestants}
         walls = {c: [] for c in contestants}
-        for _ in range(repeats):
+        for turn in range(max(repeats, django_repeats)):
             for contestant in contestants:
                 result = results[contestant]
-                if result.error:
+                if result.error or turn >= (django_repeats if contestant == "django" else repeats):
                     continue
                 try:
                     wall, rss = self.run_data_workload(contestant, backend, luamig_writer, django_writer, floor_name, check)
@@ -161,14 +163,16 @@ class Bench:
             "%s rows" % fmt_int(rows), rows, self.contestants(django),
             lambda f: luamig_projects.slug_backfill(f, rows),
             lambda f, db: django_projects.slug_backfill(f, db, rows), "slug",
-            lambda db: expect(db, "SELECT count(*) FROM blog_article WHERE slug = 'article-number-' || id || '-with-unicode'", rows))
+            lambda db: expect(db, "SELECT count(*) FROM blog_article WHERE slug = 'article-number-' || id || '-with-unicode'", rows),
+            repeats=self.args.repeats if workload == 1 else 1)
 
     def uuid_fill(self, backend, rows):
         return self.data_workload(
             2, "UUID fill + AlterField unique", backend, "%s rows" % fmt_int(rows), rows, self.contestants(),
             lambda f: luamig_projects.uuid_fill(f, rows),
             lambda f, db: django_projects.uuid_fill(f, db, rows), "uuid",
-            lambda db: expect(db, "SELECT count(DISTINCT uuid) FROM inventory_item", rows))
+            lambda db: expect(db, "SELECT count(DISTINCT uuid) FROM inventory_item", rows),
+            repeats=self.args.repeats)
 
     def orders(self, backend, orders, customers):
         def check(db):
@@ -179,7 +183,8 @@ class Bench:
             3, "orders to customers (6 steps)", backend, "%s / %s cust." % (fmt_int(orders), fmt_int(customers)),
             orders, self.contestants(),
             lambda f: luamig_projects.orders_to_customers(f, orders, customers),
-            lambda f, db: django_projects.orders_to_customers(f, db, orders, customers), "orders", check)
+            lambda f, db: django_projects.orders_to_customers(f, db, orders, customers), "orders", check,
+            repeats=self.args.repeats)
 
     def bulk(self, backend, rows):
         return self.data_workload(
@@ -188,8 +193,8 @@ class Bench:
             lambda f, db: django_projects.bulk_update(f, db, rows), "bulk",
             lambda db: expect(db, "SELECT count(*) FROM catalog_product WHERE status = 'draft' AND price = id % 1000 + 1", rows),
             # Two statements on the server: its noise (±10% between runs here) is the size of
-            # the 1.2x margin, so take the median of three turns.
-            repeats=self.args.bulk_repeats)
+            # the 1.2x margin, so Django takes turns too.
+            repeats=self.args.repeats, django_repeats=self.args.repeats)
 
     # (label, command, repeatable): a repeatable command changes nothing, so it is run
     # REPEATS times and its median taken (one run of a few tens of milliseconds is at the
@@ -434,7 +439,8 @@ def main():
     p.add_argument("--customers", type=int, help="distinct customers of workload 3 [--orders / 10]")
     p.add_argument("--bulk-rows", type=int, help="rows of workload 4 [10 x --rows]")
     p.add_argument("--memory-rows", type=int, help="big size of workload 6 [10 x --rows]")
-    p.add_argument("--bulk-repeats", type=int, default=3, help="runs of workload 4 per contestant, median taken [3]")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="runs of workloads 1-4 per contestant, median taken (Django: once, but workload 4) [3]")
     p.add_argument("--migrations", type=int, default=1000, help="size of the synthetic project, workload 5 [1,000]")
     p.add_argument("--big-migrations", type=int, help="its big size, luamig only unless --django-big; 0: none [10 x --migrations]")
     p.add_argument("--django-big", action="store_true", help="also run Django at --big-migrations and --memory-rows (slow)")
