@@ -35,7 +35,7 @@ run is reported and makes the exit status 1 (targets missed do not).
 
     python3 benches/bench.py                                  # everything, both backends
     python3 benches/bench.py --backend sqlite --workloads 1,5 --no-django --json out.json
-    python3 benches/bench.py --debug --migrations 50 --big-migrations 200 --rows 1000 --no-django  # CI
+    python3 benches/bench.py --debug --migrations 50 --big-migrations 200 --rows 1000 --repeats 1 --no-django  # CI
 """
 import argparse
 import json
