@@ -1887,6 +1887,109 @@ fn saves_are_sent_before_reads_a_trigger_or_view_could_see(env: &Env) {
     );
 }
 
+/// The same lookup asked again (kept on SQLite within a transaction) sees every write made
+/// since: by raw SQL, by an ORM save of the row or of another table, by a bulk update or
+/// delete, by a trigger, and none that an atomic block rolled back.
+fn repeated_lookups_see_every_write_before_them(env: &Env) {
+    let trigger = env.pick(
+        r#""CREATE TRIGGER touch AFTER UPDATE ON shop_thing BEGIN UPDATE shop_customer SET city = 'Trigger' WHERE id = 2; END""#,
+        r#""CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE shop_customer SET city = 'Trigger' WHERE id = 2; RETURN NEW; END $$",
+      "CREATE TRIGGER touch AFTER UPDATE ON shop_thing FOR EACH ROW EXECUTE FUNCTION touch()""#,
+    );
+    checked(
+        env,
+        &format!(
+            r#"
+  local transaction = require("luamig.transaction")
+  for _, sql in ipairs {{ {trigger} }} do schema_editor:execute(sql) end
+  local function name_of(id) return Customer.objects:get {{ pk = id }}.name end
+  check(name_of(1), "Alice", "first read")
+  schema_editor:execute("UPDATE shop_customer SET name = 'Alicia' WHERE id = 1")
+  check(name_of(1), "Alicia", "after raw SQL")
+
+  local alice = Customer.objects:get {{ name = "Alicia", city = "Paris" }}
+  alice.name = "Ali"
+  alice:save()
+  check(name_of(1), "Ali", "after a full save")
+  alice.name = "Al"
+  alice:save {{ update_fields = {{ "name" }} }}
+  check(Customer.objects:get {{ name = "Al", city = "Paris" }}.pk, 1, "after save(update_fields)")
+  raises("DoesNotExist", function() return Customer.objects:get {{ name = "Ali", city = "Paris" }} end)
+
+  Customer.objects:filter {{ pk = 1 }}:update {{ name = "A" }}
+  check(name_of(1), "A", "after a bulk update")
+
+  -- An order's customer, followed, then changed underneath it.
+  check(Order.objects:get {{ pk = 3 }}.customer.name, "Bob", "followed")
+  Customer.objects:filter {{ pk = 2 }}:update {{ name = "Bobby" }}
+  check(Order.objects:get {{ pk = 3 }}.customer.name, "Bobby", "followed again")
+
+  -- A save of another table whose trigger writes this one.
+  check(Customer.objects:get {{ pk = 2 }}.city, "London", "before the trigger")
+  local thing = Thing.objects:create {{ i = 1 }}
+  thing.i = 2
+  thing:save()
+  check(Customer.objects:get {{ pk = 2 }}.city, "Trigger", "after another table's trigger")
+
+  -- Missing, then created: found; get_or_create finds what it created.
+  raises("DoesNotExist", function() return Customer.objects:get {{ name = "Dan", city = "Oslo" }} end)
+  local dan, created = Customer.objects:get_or_create {{ name = "Dan", city = "Oslo" }}
+  check(created, true, "created")
+  local again, created_again = Customer.objects:get_or_create {{ name = "Dan", city = "Oslo" }}
+  check(created_again, false, "found the second time")
+  check(again.pk, dan.pk, "the same row")
+  dan:delete()
+  raises("DoesNotExist", function() return Customer.objects:get {{ name = "Dan", city = "Oslo" }} end)
+
+  -- Read inside an atomic block that rolls back: gone after it.
+  local ok = pcall(transaction.atomic, function()
+    Customer.objects:create {{ name = "Eve", city = "Rome" }}
+    check(Customer.objects:get {{ name = "Eve", city = "Rome" }}.name, "Eve", "inside the block")
+    schema_editor:execute("UPDATE shop_customer SET name = 'Zed' WHERE id = 3")
+    check(name_of(3), "Zed", "inside the block, raw SQL")
+    error("roll back")
+  end)
+  check(ok, false, "the block failed")
+  raises("DoesNotExist", function() return Customer.objects:get {{ name = "Eve", city = "Rome" }} end)
+  check(name_of(3), "Carol", "the block's raw SQL rolled back")
+"#
+        ),
+    );
+}
+
+/// Outside a transaction (a non-atomic migration) another connection may write between two
+/// statements, so a lookup asked again reads the database again. (SQLite only: inside a
+/// transaction nothing but luamig's own connection changes what it reads.)
+#[test]
+fn lookups_outside_a_transaction_see_other_connections_writes() {
+    let env = Env::new(backends::Backend::Sqlite).expect("SQLite is always available");
+    shop(&env);
+    env.migration(
+        "shop",
+        "0002_outside",
+        &format!(
+            r#"{HEAD}{PRELUDE}
+local OUTSIDE = [[python3 -c "import sqlite3; c = sqlite3.connect('db.sqlite3'); c.execute(\"UPDATE shop_customer SET name = 'Outside' WHERE id = 1\"); c.commit()"]]
+return migrations.Migration {{ dependencies = {{ {{"shop", "0001_initial"}} }}, atomic = false,
+  operations = {{
+    migrations.RunLua(function(apps)
+      local Customer = apps.get_model("shop", "Customer")
+      check(Customer.objects:get {{ pk = 1 }}.name, "Alice", "before")
+      assert(os.execute(OUTSIDE), "the other connection wrote")
+      check(Customer.objects:get {{ pk = 1 }}.name, "Outside", "after another connection's write")
+    end, migrations.RunLua.noop),
+  }},
+}}
+"#
+        ),
+    );
+    env.luamig(&["migrate"]).ok();
+    assert_eq!(
+        env.value("SELECT name FROM shop_customer WHERE id = 1"),
+        "Outside"
+    );
+}
+
 /// Per-row `save{update_fields}` (sent in batches on PostgreSQL) behaves as one statement
 /// per row: a read in between sees the rows, and a failing row is reported at its `save`
 /// line with the rows before it written (here in a non-atomic migration, so they stay).
@@ -1945,6 +2048,7 @@ fn saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line(env: &Env) {
 }
 
 on_both_backends!(
+    repeated_lookups_see_every_write_before_them,
     saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line,
     batched_saves_store_every_kind_of_value_as_single_saves_do,
     full_saves_in_a_loop_keep_djangos_save,

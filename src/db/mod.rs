@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod lock;
 mod postgres;
+mod read_cache;
 mod sqlite;
 mod sqlite_library;
 
@@ -31,7 +32,7 @@ impl Vendor {
 }
 
 /// Rows returned by a query, with the column names.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Rows {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Value>>,
@@ -61,6 +62,36 @@ pub trait Connection {
     fn execute_batch(&mut self, sql: &str) -> std::result::Result<(), String>;
     /// Runs a query with bound parameters.
     fn query(&mut self, sql: &str, params: &[Value]) -> std::result::Result<Rows, String>;
+    /// [`Connection::execute`] of the ORM's row write, which writes rows of `table` only
+    /// (beyond what its triggers do).
+    fn execute_writing(
+        &mut self,
+        _table: &str,
+        sql: &str,
+        params: &[Value],
+    ) -> std::result::Result<u64, String> {
+        self.execute(sql, params)
+    }
+    /// [`Connection::query`] of the ORM's row write (`INSERT ... RETURNING`), as
+    /// [`Connection::execute_writing`].
+    fn query_writing(
+        &mut self,
+        _table: &str,
+        sql: &str,
+        params: &[Value],
+    ) -> std::result::Result<Rows, String> {
+        self.query(sql, params)
+    }
+    /// [`Connection::query`] of an ORM lookup reading `table` only, which may be answered
+    /// from results kept while nothing could change them (SQLite; see `read_cache`).
+    fn query_cached(
+        &mut self,
+        _table: &str,
+        sql: &str,
+        params: &[Value],
+    ) -> std::result::Result<std::rc::Rc<Rows>, String> {
+        self.query(sql, params).map(std::rc::Rc::new)
+    }
     /// Names of the tables that exist.
     fn table_names(&mut self) -> std::result::Result<Vec<String>, String>;
     /// Column names of a table, in order.
@@ -277,15 +308,16 @@ impl Database {
         self.run_query_prepared(sql, params)
     }
 
-    /// [`Database::query_prepared`] for a query that reads only `table`, a plain table (no
-    /// view): row updates queued for another table stay queued when nothing but their own
-    /// table could notice them (see [`batch`]).
+    /// [`Database::query_prepared`] for an ORM lookup that reads only `table`, a plain table
+    /// (no view): row updates queued for another table stay queued when nothing but their
+    /// own table could notice them (see [`batch`]), and on SQLite the answer may be one kept
+    /// from the same lookup earlier in the transaction (see `read_cache`).
     pub fn query_prepared_reading(
         &self,
         table: &str,
         sql: &PreparedSql,
         params: &[Value],
-    ) -> Result<Rows> {
+    ) -> Result<std::rc::Rc<Rows>> {
         let may_pass = matches!(
             &*self.pending.borrow(),
             Some(p) if p.shape.reads_may_pass && p.shape.table != table
@@ -293,7 +325,39 @@ impl Database {
         if !may_pass {
             self.flush_pending()?;
         }
-        self.run_query_prepared(sql, params)
+        self.note_statement(&sql.shown);
+        self.connection()?
+            .query_cached(table, &sql.native, params)
+            .map_err(|e| db_error(&sql.shown, e))
+    }
+
+    /// [`Database::execute_prepared`] for the ORM's row write to `table`.
+    pub fn execute_prepared_writing(
+        &self,
+        table: &str,
+        sql: &PreparedSql,
+        params: &[Value],
+    ) -> Result<u64> {
+        self.flush_pending()?;
+        self.note_statement(&sql.shown);
+        self.connection()?
+            .execute_writing(table, &sql.native, params)
+            .map_err(|e| db_error(&sql.shown, e))
+    }
+
+    /// [`Database::query_prepared`] for the ORM's row write to `table` (`INSERT ...
+    /// RETURNING`).
+    pub fn query_prepared_writing(
+        &self,
+        table: &str,
+        sql: &PreparedSql,
+        params: &[Value],
+    ) -> Result<Rows> {
+        self.flush_pending()?;
+        self.note_statement(&sql.shown);
+        self.connection()?
+            .query_writing(table, &sql.native, params)
+            .map_err(|e| db_error(&sql.shown, e))
     }
 
     fn run_query_prepared(&self, sql: &PreparedSql, params: &[Value]) -> Result<Rows> {

@@ -1,9 +1,11 @@
 //! SQLite through rusqlite: statements are cached and parameters bound, never interpolated.
 
 use std::path::Path;
+use std::rc::Rc;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
+use super::read_cache::{ReadCache, TableFacts};
 use super::{Connection, Rows, Vendor};
 use crate::error::{Error, Result};
 use crate::value::Value;
@@ -11,6 +13,8 @@ use crate::value::Value;
 /// An open SQLite database.
 pub struct SqliteConnection {
     conn: rusqlite::Connection,
+    /// Lookup results kept within a transaction (see [`super::read_cache`]).
+    reads: ReadCache,
 }
 
 impl SqliteConnection {
@@ -37,7 +41,118 @@ impl SqliteConnection {
         crate::interrupt::register(crate::interrupt::Canceller::Sqlite(
             conn.get_interrupt_handle(),
         ));
-        Ok(SqliteConnection { conn })
+        Ok(SqliteConnection {
+            conn,
+            reads: ReadCache::default(),
+        })
+    }
+
+    /// Whether `table` is a table and whether a row write to it changes nothing else.
+    fn table_facts(&mut self, table: &str) -> Result<TableFacts, String> {
+        if let Some(facts) = self.reads.facts(table) {
+            return Ok(facts);
+        }
+        let objects = "SELECT type, name, tbl_name FROM sqlite_master \
+             UNION ALL SELECT type, name, tbl_name FROM sqlite_temp_master";
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM ({objects}) WHERE type = 'table' AND name = ?1 COLLATE NOCASE) \
+             AND NOT EXISTS (SELECT 1 FROM ({objects}) WHERE type = 'view' AND name = ?1 COLLATE NOCASE), \
+             NOT EXISTS (SELECT 1 FROM ({objects}) WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE) \
+             AND NOT (SELECT foreign_keys FROM pragma_foreign_keys)"
+        );
+        let facts = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut stmt| {
+                stmt.query_row([table], |r| {
+                    Ok(TableFacts {
+                        is_table: r.get(0)?,
+                        writes_stay_inside: r.get(1)?,
+                    })
+                })
+            })
+            .map_err(|e| e.to_string())?;
+        self.reads.learn(table, facts);
+        Ok(facts)
+    }
+
+    /// [`Connection::execute`], for a statement that writes rows of `only` alone when given.
+    fn run(&mut self, sql: &str, params: &[Value], only: Option<&str>) -> Result<u64, String> {
+        // Several statements in one string (RunSQL scripts) run as a batch.
+        if params.is_empty() && sql.trim_end().trim_end_matches(';').contains(';') {
+            self.reads.forget_all();
+            self.conn.execute_batch(sql).map_err(|e| e.to_string())?;
+            return Ok(self.conn.changes());
+        }
+        let stays_inside = self.stays_inside(only)?;
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| e.to_string())?;
+        forget_what_changes(&mut self.reads, &stmt, only, stays_inside);
+        let params: Vec<Param> = params.iter().map(Param).collect();
+        // A statement that returns rows (a SELECT in RunSQL, `... RETURNING`) runs to the
+        // end with its rows thrown away, as on PostgreSQL.
+        if stmt.column_count() > 0 {
+            let read_only = stmt.readonly();
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter(params.iter()))
+                .map_err(|e| e.to_string())?;
+            while rows.next().map_err(|e| e.to_string())?.is_some() {}
+            drop(rows);
+            return Ok(if read_only { 0 } else { self.conn.changes() });
+        }
+        let n = stmt
+            .execute(rusqlite::params_from_iter(params.iter()))
+            .map_err(|e| e.to_string())?;
+        Ok(n as u64)
+    }
+
+    /// [`Connection::query`], for a statement that writes rows of `only` alone when given.
+    fn fetch(&mut self, sql: &str, params: &[Value], only: Option<&str>) -> Result<Rows, String> {
+        let stays_inside = self.stays_inside(only)?;
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| e.to_string())?;
+        forget_what_changes(&mut self.reads, &stmt, only, stays_inside);
+        let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
+        let params: Vec<Param> = params.iter().map(Param).collect();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter()))
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+            let mut values = Vec::with_capacity(columns.len());
+            for i in 0..columns.len() {
+                values.push(read(row.get_ref(i).map_err(|e| e.to_string())?));
+            }
+            out.push(values);
+        }
+        Ok(Rows { columns, rows: out })
+    }
+
+    /// Whether a row write to `only` changes nothing but that table (false without one).
+    /// With no results kept there is nothing to forget, and nothing to ask.
+    fn stays_inside(&mut self, only: Option<&str>) -> Result<bool, String> {
+        match only {
+            Some(_) if self.reads.is_empty() => Ok(true),
+            Some(table) => Ok(self.table_facts(table)?.writes_stay_inside),
+            None => Ok(false),
+        }
+    }
+}
+
+/// Forgets the kept results `stmt` may change: none for a read-only query; for a row write
+/// to the table `only` that `stays_inside`, that table's; else all.
+fn forget_what_changes(
+    reads: &mut ReadCache,
+    stmt: &rusqlite::Statement<'_>,
+    only: Option<&str>,
+    stays_inside: bool,
+) {
+    // Transaction control is read-only to SQLite and returns no columns, but a rollback
+    // changes rows.
+    if stmt.readonly() && stmt.column_count() > 0 {
+        return;
+    }
+    match only {
+        Some(table) if stays_inside => reads.forget_table(table),
+        _ => reads.forget_all(),
     }
 }
 
@@ -74,50 +189,46 @@ impl Connection for SqliteConnection {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, String> {
-        // Several statements in one string (RunSQL scripts) run as a batch.
-        if params.is_empty() && sql.trim_end().trim_end_matches(';').contains(';') {
-            self.conn.execute_batch(sql).map_err(|e| e.to_string())?;
-            return Ok(self.conn.changes());
-        }
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| e.to_string())?;
-        let params: Vec<Param> = params.iter().map(Param).collect();
-        // A statement that returns rows (a SELECT in RunSQL, `... RETURNING`) runs to the
-        // end with its rows thrown away, as on PostgreSQL.
-        if stmt.column_count() > 0 {
-            let read_only = stmt.readonly();
-            let mut rows = stmt
-                .query(rusqlite::params_from_iter(params.iter()))
-                .map_err(|e| e.to_string())?;
-            while rows.next().map_err(|e| e.to_string())?.is_some() {}
-            drop(rows);
-            return Ok(if read_only { 0 } else { self.conn.changes() });
-        }
-        let n = stmt
-            .execute(rusqlite::params_from_iter(params.iter()))
-            .map_err(|e| e.to_string())?;
-        Ok(n as u64)
+        self.run(sql, params, None)
+    }
+
+    fn execute_writing(&mut self, table: &str, sql: &str, params: &[Value]) -> Result<u64, String> {
+        self.run(sql, params, Some(table))
     }
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), String> {
+        self.reads.forget_all();
         self.conn.execute_batch(sql).map_err(|e| e.to_string())
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Rows, String> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| e.to_string())?;
-        let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
-        let params: Vec<Param> = params.iter().map(Param).collect();
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(params.iter()))
-            .map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(|e| e.to_string())? {
-            let mut values = Vec::with_capacity(columns.len());
-            for i in 0..columns.len() {
-                values.push(read(row.get_ref(i).map_err(|e| e.to_string())?));
-            }
-            out.push(values);
+        self.fetch(sql, params, None)
+    }
+
+    fn query_writing(&mut self, table: &str, sql: &str, params: &[Value]) -> Result<Rows, String> {
+        self.fetch(sql, params, Some(table))
+    }
+
+    fn query_cached(
+        &mut self,
+        table: &str,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Rc<Rows>, String> {
+        if self.conn.is_autocommit() {
+            self.reads.forget_all();
+            return self.fetch(sql, params, None).map(Rc::new);
         }
-        Ok(Rows { columns, rows: out })
+        if !self.table_facts(table)?.is_table {
+            return self.fetch(sql, params, None).map(Rc::new);
+        }
+        let key = ReadCache::key(sql, params);
+        if let Some(rows) = self.reads.get(table, &key) {
+            return Ok(rows.clone());
+        }
+        let rows = Rc::new(self.fetch(sql, params, None)?);
+        self.reads.put(table, key, rows.clone());
+        Ok(rows)
     }
 
     fn table_names(&mut self) -> Result<Vec<String>, String> {

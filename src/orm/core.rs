@@ -3,7 +3,6 @@
 //! and bound here.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use mlua::{Lua, Table, Value as LuaValue};
@@ -22,9 +21,9 @@ pub struct OrmContext {
     pub db: Rc<Database>,
     pub vendor: Vendor,
     /// Compiled `get{name = value, ...}` statements by model and names (see [`lookup`]).
-    pub lookups: RefCell<HashMap<String, Rc<Lookup>>>,
+    pub lookups: RefCell<rustc_hash::FxHashMap<String, Rc<Lookup>>>,
     /// Tables known to be plain or not (see [`plain_table`]).
-    pub plain_tables: RefCell<HashMap<String, bool>>,
+    pub plain_tables: RefCell<rustc_hash::FxHashMap<String, bool>>,
 }
 
 fn rt(msg: impl std::fmt::Display) -> mlua::Error {
@@ -63,12 +62,12 @@ impl OrmContext {
         &self,
         lua: &Lua,
         fields: &[crate::fields::Field],
-        rows: Vec<Vec<Value>>,
+        rows: &[Vec<Value>],
         instance_mt: Option<Table>,
     ) -> mlua::Result<Table> {
         let mut converted = Vec::new();
         let mut cells: Vec<Vec<Cell>> = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for row in rows {
             let mut out = Vec::with_capacity(row.len());
             for (v, f) in row.iter().zip(fields) {
                 out.push(match Cell::native(f, v) {
@@ -383,7 +382,7 @@ fn select(
         .map(|o| o.get("instance_mt"))
         .transpose()?
         .flatten();
-    cx.rows_to_lua(lua, &fields, rows.rows, instance_mt)
+    cx.rows_to_lua(lua, &fields, &rows.rows, instance_mt)
 }
 
 /// A compiled `SELECT ... WHERE a = %s AND b = %s LIMIT 21`: the statement `get{...}` runs
@@ -452,10 +451,10 @@ fn lookup(
         cx.db
             .query_prepared_reading(&compiled.table, &compiled.sql, &params)
     } else {
-        cx.db.query_prepared(&compiled.sql, &params)
+        cx.db.query_prepared(&compiled.sql, &params).map(Rc::new)
     }
     .map_err(db_err)?;
-    cx.rows_to_lua(lua, &compiled.fields, rows.rows, Some(instance_mt))
+    cx.rows_to_lua(lua, &compiled.fields, &rows.rows, Some(instance_mt))
         .map(LuaValue::Table)
 }
 
@@ -890,9 +889,12 @@ fn insert_row(lua: &Lua, cx: &OrmContext, key: &str, row: &Table) -> mlua::Resul
             marks(cols.len())
         )
     };
-    let rows = cx.db.query(&sql, &params).map_err(db_err)?;
+    let rows = cx
+        .db
+        .query_prepared_writing(&m.table, &cx.db.prepare(&sql), &params)
+        .map_err(db_err)?;
     let fields: Vec<_> = m.fields.iter().map(|f| f.field.clone()).collect();
-    cx.rows_to_lua(lua, &fields, rows.rows, None)?.get(1)
+    cx.rows_to_lua(lua, &fields, &rows.rows, None)?.get(1)
 }
 
 /// `obj:save()` and `obj:save{update_fields=...}` for one model and one set of fields: the
@@ -900,6 +902,7 @@ fn insert_row(lua: &Lua, cx: &OrmContext, key: &str, row: &Table) -> mlua::Resul
 /// `__v` array, in field order), so a per-row save builds no SQL and no Lua table.
 struct RowUpdater {
     sql: crate::db::PreparedSql,
+    table: String,
     /// 1-based slot in `__v`, the field as the database sees it (a foreign key as its
     /// target's key), and its name for messages.
     slots: Vec<(usize, crate::fields::Field, String)>,
@@ -975,6 +978,7 @@ impl RowUpdater {
         };
         Ok(RowUpdater {
             sql,
+            table: m.table.clone(),
             slots,
             pk_slot: m.pk + 1,
             pk: pk.field.clone(),
@@ -1006,7 +1010,7 @@ impl RowUpdater {
             db.queue_update(shape, params, location).map_err(db_err)?;
             return Ok(1);
         }
-        db.execute_prepared(&self.sql, &params)
+        db.execute_prepared_writing(&self.table, &self.sql, &params)
             .map(|n| n as i64)
             .map_err(|e| rt(format!("{}: {e}", crate::lua::vm::user_location(lua))))
     }
