@@ -226,7 +226,8 @@ function orm.new(core, apps)
   end
 
   -- Up to 21 rows matching `kwargs`. A bare manager with `name = value` lookups (what
-  -- get_or_create and foreign keys ask) takes the engine's cached statement.
+  -- get_or_create and foreign keys ask) takes the engine's cached statement; the engine
+  -- declines (nil) other shapes, and instances among the values, which stand for their keys.
   local function lookup_args(kwargs)
     local args = kwargs
     for k, v in pairs(kwargs) do
@@ -244,8 +245,11 @@ function orm.new(core, apps)
   end
   local function get_rows(qs, kwargs)
     if kwargs and next(qs._where) == nil and not (qs._low or qs._high or qs._values) then
+      local model = qs._model
+      local rows = C.lookup(model._meta.key, kwargs, model._instance_mt)
+      if rows then return rows end
       local args = lookup_args(kwargs)
-      local rows = args and C.lookup(qs._model._meta.key, args, qs._model._instance_mt)
+      rows = args and args ~= kwargs and C.lookup(model._meta.key, args, model._instance_mt)
       if rows then return rows end
     end
     if kwargs then qs = qs:filter(kwargs) end
@@ -289,7 +293,8 @@ function orm.new(core, apps)
     return l
   end
   function QuerySet:get_or_create(kwargs)
-    local rows = get_rows(self, lookups_of(kwargs))
+    local rows = get_rows(self, kwargs.defaults == nil and kwargs or lookups_of(kwargs))
+    if #rows == 1 then return rows[1], false end
     if #rows == 0 then return self:create(creation_values(kwargs, kwargs.defaults)), true end
     return single(rows, self._model, 2), false
   end
@@ -327,7 +332,7 @@ function orm.new(core, apps)
     local pks = C.insert(model._meta.key, rows, opts and opts.batch_size)
     local pk_i = model._meta.index[model._meta.pk]
     for i, obj in ipairs(objs) do
-      rawget(obj, "__v")[pk_i] = pks[i]
+      obj.__v[pk_i] = pks[i]
       rawset(obj, "__adding", false)
     end
     return objs
@@ -386,7 +391,7 @@ function orm.new(core, apps)
         i = 1
         if #rows < chunk_size then done = true end
         if rows[1] == nil then return nil end
-        if keyset and not qs._values then after = rawget(rows[#rows], "__v")[pk_i] end
+        if keyset and not qs._values then after = rows[#rows].__v[pk_i] end
       end
       return rows[i]
     end
@@ -454,15 +459,18 @@ function orm.new(core, apps)
     local model = { _meta = meta, DoesNotExist = "DoesNotExist",
       MultipleObjectsReturned = "MultipleObjectsReturned" }
     local methods = {}
+    -- Every instance holds `__v` (its values by field position), so reading it takes no
+    -- metamethod; `__pk_i` lets another model's code read an instance's key directly.
     local mt = { __luamig_model = model, __name = meta.app .. "." .. meta.name }
     model._instance_mt = mt
     local index, fields = meta.index, meta.fields
     local pk_i = index[meta.pk]
+    mt.__pk_i = pk_i
 
     mt.__index = function(obj, key)
       local m = methods[key]
       if m then return m end
-      local v = rawget(obj, "__v")
+      local v = obj.__v
       if key == "pk" then return v[pk_i] end
       local i = index[key]
       if i then
@@ -488,7 +496,7 @@ function orm.new(core, apps)
     end
 
     mt.__newindex = function(obj, key, value)
-      local v = rawget(obj, "__v")
+      local v = obj.__v
       -- rawequal: `==` would call an instance's __eq for every instance assigned.
       if rawequal(value, NULL) then value = nil end
       if key == "pk" then v[pk_i] = value; return end
@@ -496,11 +504,16 @@ function orm.new(core, apps)
       if not i then field_error(meta, key, 2) end
       local f = fields[i]
       if f.fk and key == f.name then
-        if value ~= nil and not is_instance(value) then
-          errors.raise("ValueError", "cannot assign " .. tostring(value) .. ": " .. meta.name .. "."
-            .. key .. " must be a " .. f.fk .. " instance (or set " .. f.attname .. ")", 2)
+        local id
+        if value ~= nil then
+          local vmt = getmetatable(value)
+          if type(vmt) ~= "table" or vmt.__luamig_model == nil then
+            errors.raise("ValueError", "cannot assign " .. tostring(value) .. ": " .. meta.name .. "."
+              .. key .. " must be a " .. f.fk .. " instance (or set " .. f.attname .. ")", 2)
+          end
+          id = value.__v[vmt.__pk_i]
         end
-        v[i] = value and value.pk
+        v[i] = id
         local cache = rawget(obj, "__cache")
         if not cache then cache = {}; rawset(obj, "__cache", cache) end
         cache[key] = value
@@ -509,7 +522,7 @@ function orm.new(core, apps)
       v[i] = value
     end
     mt.__tostring = function(obj)
-      return meta.name .. " object (" .. tostring(rawget(obj, "__v")[pk_i]) .. ")"
+      return meta.name .. " object (" .. tostring(obj.__v[pk_i]) .. ")"
     end
     mt.__eq = function(a, b)
       return getmetatable(a) == getmetatable(b) and a.pk ~= nil and a.pk == b.pk
@@ -517,7 +530,7 @@ function orm.new(core, apps)
 
     -- The row as the engine inserts it: values by attname.
     function methods:_row()
-      local v, row = rawget(self, "__v"), {}
+      local v, row = self.__v, {}
       for i, f in ipairs(fields) do row[f.attname] = v[i] end
       return row
     end
@@ -542,7 +555,7 @@ function orm.new(core, apps)
     end
 
     function methods:save(opts)
-      local v = rawget(self, "__v")
+      local v = self.__v
       if opts and opts.update_fields then
         updater(opts.update_fields)(v)
         return
@@ -565,13 +578,13 @@ function orm.new(core, apps)
     end
 
     function methods:delete()
-      local n = C.delete(meta.key, { where = { { conds = { { "pk", rawget(self, "__v")[pk_i] } } } } })
+      local n = C.delete(meta.key, { where = { { conds = { { "pk", self.__v[pk_i] } } } } })
       return n
     end
 
     function methods:refresh_from_db()
       local fresh = model.objects:get { pk = self.pk }
-      rawset(self, "__v", rawget(fresh, "__v"))
+      rawset(self, "__v", fresh.__v)
       rawset(self, "__cache", nil)
     end
 
@@ -582,7 +595,7 @@ function orm.new(core, apps)
         if f.default ~= nil and not f.auto then
           local d = f.default
           if type(d) == "function" then d = d() end
-          rawget(obj, "__v")[i] = d
+          obj.__v[i] = d
         end
       end
       for k, val in pairs(kwargs or {}) do obj[k] = val end
