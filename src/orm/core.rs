@@ -406,23 +406,29 @@ fn lookup(
     kwargs: &Table,
     instance_mt: Table,
 ) -> mlua::Result<LuaValue> {
-    let mut pairs: Vec<(String, LuaValue)> = Vec::new();
-    for pair in kwargs.pairs::<LuaValue, LuaValue>() {
-        let (k, v) = pair?;
-        let LuaValue::String(k) = k else {
-            return Ok(LuaValue::Nil);
+    // One pass in one protected call (cheaper than an iterator's call per pair); a key or
+    // value of another shape leaves the lookup to the general path.
+    let mut pairs: Vec<(String, LuaValue)> = Vec::with_capacity(4);
+    let mut plain = true;
+    kwargs.for_each::<LuaValue, LuaValue>(|k, v| {
+        let name = match &k {
+            LuaValue::String(k) => k.to_str().ok(),
+            _ => None,
         };
         let plain_value = matches!(
             v,
             LuaValue::String(_) | LuaValue::Integer(_) | LuaValue::Number(_) | LuaValue::Boolean(_)
         );
-        let Ok(name) = k.to_str() else {
-            return Ok(LuaValue::Nil);
-        };
-        if !plain_value || name.contains("__") {
-            return Ok(LuaValue::Nil);
+        match name {
+            Some(name) if plain && plain_value && !name.contains("__") => {
+                pairs.push((String::from(&*name), v));
+            }
+            _ => plain = false,
         }
-        pairs.push((String::from(&*name), v));
+        Ok(())
+    })?;
+    if !plain {
+        return Ok(LuaValue::Nil);
     }
     if pairs.is_empty() {
         return Ok(LuaValue::Nil);
