@@ -2,6 +2,7 @@
 //! become luamig errors, and decoding of migration files into engine types.
 
 pub mod convert;
+pub mod plain;
 pub mod decimal;
 pub mod decode;
 pub mod errors;

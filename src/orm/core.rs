@@ -13,7 +13,7 @@ use crate::value::Value;
 
 use super::meta::{ModelMeta, Registry};
 use super::query::{Compiled, Compiler};
-use super::values::{from_db, now_for, to_db};
+use super::values::{from_db, now_for, plain_to_db, to_db};
 
 /// What every core function shares.
 pub struct OrmContext {
@@ -406,30 +406,12 @@ fn lookup(
     kwargs: &Table,
     instance_mt: Table,
 ) -> mlua::Result<LuaValue> {
-    // One pass in one protected call (cheaper than an iterator's call per pair); a key or
-    // value of another shape leaves the lookup to the general path.
-    let mut pairs: Vec<(String, LuaValue)> = Vec::with_capacity(4);
-    let mut plain = true;
-    kwargs.for_each::<LuaValue, LuaValue>(|k, v| {
-        let name = match &k {
-            LuaValue::String(k) => k.to_str().ok(),
-            _ => None,
-        };
-        let plain_value = matches!(
-            v,
-            LuaValue::String(_) | LuaValue::Integer(_) | LuaValue::Number(_) | LuaValue::Boolean(_)
-        );
-        match name {
-            Some(name) if plain && plain_value && !name.contains("__") => {
-                pairs.push((String::from(&*name), v));
-            }
-            _ => plain = false,
-        }
-        Ok(())
-    })?;
-    if !plain {
+    // Names without `__` and plain values, read in one pass on Lua's stack; any other
+    // shape is left to the general path.
+    let Some(mut pairs) = crate::lua::plain::pairs(lua, kwargs, |name| !name.contains("__"))?
+    else {
         return Ok(LuaValue::Nil);
-    }
+    };
     if pairs.is_empty() {
         return Ok(LuaValue::Nil);
     }
@@ -444,14 +426,22 @@ fn lookup(
     let compiled = match cached {
         Some(c) => c,
         None => {
-            let c = Rc::new(compile_lookup(cx, key, &pairs)?);
+            let as_lua = pairs
+                .iter()
+                .map(|(name, v)| Ok((name.clone(), v.to_lua(lua)?)))
+                .collect::<mlua::Result<Vec<_>>>()?;
+            let c = Rc::new(compile_lookup(cx, key, &as_lua)?);
             cx.lookups.borrow_mut().insert(cache_key, c.clone());
             c
         }
     };
     let mut params = Vec::with_capacity(pairs.len());
     for ((field, name), (_, v)) in compiled.params.iter().zip(&pairs) {
-        params.push(to_db(field, v, cx.vendor).map_err(|e| rt(format!("{name}: {e}")))?);
+        params.push(match plain_to_db(field, v) {
+            Some(value) => value,
+            None => to_db(field, &v.to_lua(lua)?, cx.vendor)
+                .map_err(|e| rt(format!("{name}: {e}")))?,
+        });
     }
     let rows = if plain_table(cx, &compiled.table)? {
         cx.db
@@ -999,18 +989,25 @@ impl RowUpdater {
             return Ok(1);
         }
         let vendor = db.vendor;
-        let mut params = Vec::with_capacity(self.slots.len() + 1);
-        for (slot, field, name) in &self.slots {
+        // Every slot, then the key, read in one pass.
+        let read: Vec<usize> = self
+            .slots
+            .iter()
+            .map(|(slot, _, _)| *slot)
+            .chain([self.pk_slot])
+            .collect();
+        let got = crate::lua::plain::slots(lua, values, &read)?;
+        let mut params = Vec::with_capacity(read.len());
+        for ((slot, field, name), got) in self.slots.iter().zip(&got) {
             params.push(if field.auto_now {
                 now_for(field.kind)
             } else {
-                let v: LuaValue = values.raw_get(*slot)?;
-                to_db(field, &v, vendor)
+                slot_to_db(lua, values, *slot, got, field, vendor)?
                     .map_err(|e| rt(format!("{}: field '{name}': {e}", self.label)))?
             });
         }
-        let pk: LuaValue = values.raw_get(self.pk_slot)?;
-        params.push(to_db(&self.pk, &pk, vendor).map_err(rt)?);
+        let pk = &got[self.slots.len()];
+        params.push(slot_to_db(lua, values, self.pk_slot, pk, &self.pk, vendor)?.map_err(rt)?);
         if let Some(shape) = &self.batch {
             let location = crate::lua::vm::user_location(lua);
             db.queue_update(shape, params, location).map_err(db_err)?;
@@ -1020,6 +1017,27 @@ impl RowUpdater {
             .map(|n| n as i64)
             .map_err(|e| rt(format!("{}: {e}", crate::lua::vm::user_location(lua))))
     }
+}
+
+/// [`to_db`] of the value found in `slot` of `values`: plain values that need no conversion
+/// directly, others through mlua. The outer error is Lua's, the inner one the value's.
+fn slot_to_db(
+    lua: &Lua,
+    values: &Table,
+    slot: usize,
+    got: &crate::lua::plain::Slot,
+    field: &crate::fields::Field,
+    vendor: Vendor,
+) -> mlua::Result<Result<Value, String>> {
+    use crate::lua::plain::Slot;
+    Ok(match got {
+        Slot::Nil => Ok(Value::Null),
+        Slot::Plain(p) => match plain_to_db(field, p) {
+            Some(v) => Ok(v),
+            None => to_db(field, &p.to_lua(lua)?, vendor),
+        },
+        Slot::Other => to_db(field, &values.raw_get::<LuaValue>(slot)?, vendor),
+    })
 }
 
 /// The PostgreSQL types of a table's key and columns, read from the catalog once, for a

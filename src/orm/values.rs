@@ -8,6 +8,7 @@ use crate::db::Vendor;
 use crate::fields::{Field, FieldKind};
 use crate::lua::convert;
 use crate::lua::decimal::{LuaDecimal, coerce};
+use crate::lua::plain::Plain;
 use crate::value::Value;
 
 /// A Lua value written into a field of `kind`: checked and put in the backend's form.
@@ -78,6 +79,30 @@ pub fn to_db(field: &Field, v: &LuaValue, vendor: Vendor) -> Result<Value, Strin
             LuaValue::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => Value::Int(*n as i64),
             _ => return Err(wrong("an integer")),
         },
+    })
+}
+
+/// [`to_db`] of a plain value where the conversion is a copy: a UTF-8 string into a text,
+/// date or time field, an integer into an integer field, a key into a foreign key, a
+/// boolean, a number into a float field. None: [`to_db`] converts it (and words any error).
+pub fn plain_to_db(field: &Field, v: &Plain) -> Option<Value> {
+    use FieldKind::*;
+    Some(match (field.kind, v) {
+        (
+            CharField | TextField | SlugField | EmailField | URLField | DateField | TimeField
+            | ForeignKey | OneToOneField,
+            Plain::Text(s),
+        ) => Value::Text(s.clone()),
+        (
+            AutoField | BigAutoField | SmallAutoField | IntegerField | BigIntegerField
+            | SmallIntegerField | PositiveIntegerField | PositiveSmallIntegerField
+            | PositiveBigIntegerField | ForeignKey | OneToOneField,
+            Plain::Int(i),
+        ) => Value::Int(*i),
+        (BooleanField, Plain::Bool(b)) => Value::Bool(*b),
+        (FloatField, Plain::Num(n)) => Value::Float(*n),
+        (FloatField, Plain::Int(i)) => Value::Float(*i as f64),
+        _ => return None,
     })
 }
 
