@@ -1887,6 +1887,46 @@ fn saves_are_sent_before_reads_a_trigger_or_view_could_see(env: &Env) {
     );
 }
 
+/// A fetched instance's empty (NULL) fields read as nil, take values and give them up
+/// again, for plain fields, foreign keys and the key's slot; refresh_from_db brings back
+/// what is stored.
+fn fetched_instances_with_null_fields_read_and_write_them(env: &Env) {
+    checked(
+        env,
+        r#"
+  local o = Order.objects:get { pk = 5 }
+  check(o.note, nil, "a NULL field reads nil")
+  check(o.customer, nil, "a NULL foreign key reads nil")
+  check(o.customer_id, nil, "and its attname too")
+  o.note = "now set"
+  o.customer = Customer.objects:get { pk = 2 }
+  check(o.note, "now set", "assigned")
+  check(o.customer_id, 2, "the key of the assigned instance")
+  o:save()
+  local again = Order.objects:get { pk = 5 }
+  check(again.note, "now set", "saved")
+  check(again.customer.name, "Bob", "the foreign key saved")
+  again.note = NULL
+  again.customer = nil
+  again:save()
+  o:refresh_from_db()
+  check(o.note, nil, "NULL again after refresh")
+  check(o.customer_id, nil, "the key NULL again after refresh")
+  o.note = "after refresh"
+  o:save { update_fields = { "note" } }
+  check(Order.objects:get { pk = 5 }.note, "after refresh", "a refreshed instance saves")
+  check(Order.objects:filter { note__isnull = true }:count(), 2, "the other NULL notes")
+  -- A fetched row deleted, then saved in full: inserted again, NULL fields and all.
+  local gone = Order.objects:get { pk = 3 }
+  Order.objects:filter { pk = 3 }:delete()
+  gone:save()
+  local back = Order.objects:get { pk = 3 }
+  check(back.title, "Banana", "re-inserted")
+  check(back.note, nil, "its NULL field too")
+"#,
+    );
+}
+
 /// The same lookup asked again (kept on SQLite within a transaction) sees every write made
 /// since: by raw SQL, by an ORM save of the row or of another table, by a bulk update or
 /// delete, by a trigger, and none that an atomic block rolled back.
@@ -2048,6 +2088,7 @@ fn saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line(env: &Env) {
 }
 
 on_both_backends!(
+    fetched_instances_with_null_fields_read_and_write_them,
     repeated_lookups_see_every_write_before_them,
     saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line,
     batched_saves_store_every_kind_of_value_as_single_saves_do,

@@ -185,7 +185,7 @@ function orm.new(core, apps)
       end
       return rows
     end
-    -- The engine wraps each row as an instance (`{__v = row}` with this metatable).
+    -- The engine makes each row an instance (the row with this metatable, `__v` itself).
     local o = { instance_mt = model._instance_mt }
     if opts then for k, v in pairs(opts) do o[k] = v end end
     return C.select(model._meta.key, query(qs), o)
@@ -461,6 +461,8 @@ function orm.new(core, apps)
     local methods = {}
     -- Every instance holds `__v` (its values by field position), so reading it takes no
     -- metamethod; `__pk_i` lets another model's code read an instance's key directly.
+    -- A fetched instance is its own `__v`: an empty slot read or written through `v[i]`
+    -- then reaches __index / __newindex with a number, which they treat as raw access.
     local mt = { __luamig_model = model, __name = meta.app .. "." .. meta.name }
     model._instance_mt = mt
     local index, fields = meta.index, meta.fields
@@ -488,6 +490,7 @@ function orm.new(core, apps)
         end
         return v[i]
       end
+      if type(key) == "number" then return nil end
       local link = meta.m2m[key]
       if link then return orm._m2m_manager(C, get_model_by_key(link.model), obj, link, new_qs) end
       local rel = meta.reverse[key]
@@ -499,9 +502,12 @@ function orm.new(core, apps)
       local v = obj.__v
       -- rawequal: `==` would call an instance's __eq for every instance assigned.
       if rawequal(value, NULL) then value = nil end
-      if key == "pk" then v[pk_i] = value; return end
+      if key == "pk" then rawset(v, pk_i, value); return end
       local i = index[key]
-      if not i then field_error(meta, key, 2) end
+      if not i then
+        if type(key) == "number" then rawset(obj, key, value); return end
+        field_error(meta, key, 2)
+      end
       local f = fields[i]
       if f.fk and key == f.name then
         local id
@@ -513,13 +519,13 @@ function orm.new(core, apps)
           end
           id = value.__v[vmt.__pk_i]
         end
-        v[i] = id
+        rawset(v, i, id)
         local cache = rawget(obj, "__cache")
         if not cache then cache = {}; rawset(obj, "__cache", cache) end
         cache[key] = value
         return
       end
-      v[i] = value
+      rawset(v, i, value)
     end
     mt.__tostring = function(obj)
       return meta.name .. " object (" .. tostring(obj.__v[pk_i]) .. ")"
@@ -572,9 +578,10 @@ function orm.new(core, apps)
       -- auto_now).
       local fresh = C.insert_row(meta.key, self:_row())
       rawset(self, "__adding", false)
-      v[pk_i] = fresh[pk_i]
-      for i = 1, #fields do if v[i] == nil then v[i] = fresh[i] end end
-      for i, f in ipairs(fields) do if f.auto_now or f.auto_now_add then v[i] = fresh[i] end end
+      -- Raw: `v` may be the instance itself (see above).
+      rawset(v, pk_i, fresh[pk_i])
+      for i = 1, #fields do if rawget(v, i) == nil then rawset(v, i, fresh[i]) end end
+      for i, f in ipairs(fields) do if f.auto_now or f.auto_now_add then rawset(v, i, fresh[i]) end end
     end
 
     function methods:delete()

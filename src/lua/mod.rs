@@ -2,11 +2,11 @@
 //! become luamig errors, and decoding of migration files into engine types.
 
 pub mod convert;
-pub mod plain;
 pub mod decimal;
 pub mod decode;
 pub mod errors;
 pub mod json;
+pub mod plain;
 pub mod stdlib;
 pub mod vm;
 

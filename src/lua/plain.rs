@@ -159,7 +159,11 @@ mod tests {
             r#"return { name = "a", other__in = "b" }"#,
         ] {
             let t: Table = lua.load(declined).eval().unwrap();
-            assert_eq!(pairs(&lua, &t, |n| !n.contains("__")).unwrap(), None, "{declined}");
+            assert_eq!(
+                pairs(&lua, &t, |n| !n.contains("__")).unwrap(),
+                None,
+                "{declined}"
+            );
         }
         let empty = lua.create_table().unwrap();
         assert_eq!(pairs(&lua, &empty, |_| true).unwrap(), Some(vec![]));

@@ -51,8 +51,9 @@ impl OrmContext {
             .map_err(rt)
     }
 
-    /// Rows as Lua arrays of values; with `instance_mt`, each wrapped as a model instance
-    /// (`{__v = row}` with that metatable), saving Lua a pass over every row.
+    /// Rows as Lua arrays of values; with `instance_mt`, each made a model instance (the
+    /// array with that metatable and `__v` pointing at itself), saving Lua a pass over
+    /// every row.
     ///
     /// Values Lua holds natively (integers, numbers, booleans, strings) are pushed straight
     /// onto Lua's stack, with no handle per value or table: this is the hot path of every
@@ -98,7 +99,10 @@ impl OrmContext {
                 ffi::luaL_checkstack(state, 8, c"rows".as_ptr());
                 ffi::lua_createtable(state, cells.len() as i32, 0);
                 for (i, row) in cells.iter().enumerate() {
-                    ffi::lua_createtable(state, width as i32, 0);
+                    // An instance is its own value array (`__v` points back at it), with
+                    // room for `__v` and the related-object cache that assigning a foreign
+                    // key adds: one table per row, and no rehash on that assignment.
+                    ffi::lua_createtable(state, width as i32, if instances { 2 } else { 0 });
                     for (j, cell) in row.iter().enumerate() {
                         match cell {
                             Cell::Nil => continue,
@@ -115,10 +119,7 @@ impl OrmContext {
                         ffi::lua_rawseti(state, -2, (j + 1) as ffi::lua_Integer);
                     }
                     if instances {
-                        // Room for `__v` and the related-object cache that assigning a
-                        // foreign key adds, so that first assignment does not rehash.
-                        ffi::lua_createtable(state, 0, 2);
-                        ffi::lua_insert(state, -2);
+                        ffi::lua_pushvalue(state, -1);
                         ffi::lua_setfield(state, -2, c"__v".as_ptr());
                         ffi::lua_pushvalue(state, 1);
                         ffi::lua_setmetatable(state, -2);
@@ -439,8 +440,9 @@ fn lookup(
     for ((field, name), (_, v)) in compiled.params.iter().zip(&pairs) {
         params.push(match plain_to_db(field, v) {
             Some(value) => value,
-            None => to_db(field, &v.to_lua(lua)?, cx.vendor)
-                .map_err(|e| rt(format!("{name}: {e}")))?,
+            None => {
+                to_db(field, &v.to_lua(lua)?, cx.vendor).map_err(|e| rt(format!("{name}: {e}")))?
+            }
         });
     }
     let rows = if plain_table(cx, &compiled.table)? {

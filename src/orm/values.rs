@@ -94,9 +94,17 @@ pub fn plain_to_db(field: &Field, v: &Plain) -> Option<Value> {
             Plain::Text(s),
         ) => Value::Text(s.clone()),
         (
-            AutoField | BigAutoField | SmallAutoField | IntegerField | BigIntegerField
-            | SmallIntegerField | PositiveIntegerField | PositiveSmallIntegerField
-            | PositiveBigIntegerField | ForeignKey | OneToOneField,
+            AutoField
+            | BigAutoField
+            | SmallAutoField
+            | IntegerField
+            | BigIntegerField
+            | SmallIntegerField
+            | PositiveIntegerField
+            | PositiveSmallIntegerField
+            | PositiveBigIntegerField
+            | ForeignKey
+            | OneToOneField,
             Plain::Int(i),
         ) => Value::Int(*i),
         (BooleanField, Plain::Bool(b)) => Value::Bool(*b),
