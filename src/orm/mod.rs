@@ -4,5 +4,9 @@
 pub mod core;
 pub mod meta;
 pub mod query;
+mod reads;
 pub mod registry;
+mod rows;
+mod save;
 pub mod values;
+mod writes;

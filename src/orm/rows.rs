@@ -1,0 +1,122 @@
+//! Query results handed to Lua: rows as arrays of values, or as model instances, built
+//! on Lua's stack in one protected call.
+
+use mlua::{Lua, Table, Value as LuaValue};
+
+use crate::fields::FieldKind;
+use crate::value::Value;
+
+use super::core::OrmContext;
+use super::values::from_db;
+
+impl OrmContext {
+    /// Rows as Lua arrays of values; with `instance_mt`, each made a model instance (the
+    /// array with that metatable and `__v` pointing at itself), saving Lua a pass over
+    /// every row.
+    ///
+    /// Values Lua holds natively (integers, numbers, booleans, strings) are pushed straight
+    /// onto Lua's stack, with no handle per value or table: this is the hot path of every
+    /// read. Values that need converting (decimals, JSON, UUIDs, datetimes) are converted
+    /// first and handed over in one table.
+    pub(super) fn rows_to_lua(
+        &self,
+        lua: &Lua,
+        fields: &[crate::fields::Field],
+        rows: &[Vec<Value>],
+        instance_mt: Option<Table>,
+    ) -> mlua::Result<Table> {
+        let mut converted = Vec::new();
+        let mut cells: Vec<Vec<Cell>> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut out = Vec::with_capacity(row.len());
+            for (v, f) in row.iter().zip(fields) {
+                out.push(match Cell::native(f, v) {
+                    Some(cell) => cell,
+                    None => {
+                        converted.push(from_db(lua, f, v.clone())?);
+                        Cell::Converted(converted.len())
+                    }
+                });
+            }
+            cells.push(out);
+        }
+        let converted = if converted.is_empty() {
+            LuaValue::Nil
+        } else {
+            LuaValue::Table(lua.create_sequence_from(converted)?)
+        };
+        let width = fields.len();
+        let instances = instance_mt.is_some();
+        let mt = instance_mt.map_or(LuaValue::Nil, LuaValue::Table);
+        // SAFETY: the closure runs in protected mode (a Lua error unwinds to mlua's pcall) and
+        // holds nothing that needs dropping; it keeps the stack balanced apart from the one
+        // table it leaves, and checks room for the few slots it uses.
+        unsafe {
+            lua.exec_raw::<Table>((mt, converted), |state| {
+                use mlua::ffi;
+                // Stack: 1 = instance metatable or nil, 2 = converted values or nil (none).
+                ffi::luaL_checkstack(state, 8, c"rows".as_ptr());
+                ffi::lua_createtable(state, cells.len() as i32, 0);
+                for (i, row) in cells.iter().enumerate() {
+                    // An instance is its own value array (`__v` points back at it), with
+                    // room for `__v` and the related-object cache that assigning a foreign
+                    // key adds: one table per row, and no rehash on that assignment.
+                    ffi::lua_createtable(state, width as i32, if instances { 2 } else { 0 });
+                    for (j, cell) in row.iter().enumerate() {
+                        match cell {
+                            Cell::Nil => continue,
+                            Cell::Bool(b) => ffi::lua_pushboolean(state, *b as i32),
+                            Cell::Int(n) => ffi::lua_pushinteger(state, *n),
+                            Cell::Num(n) => ffi::lua_pushnumber(state, *n),
+                            Cell::Bytes(b) => {
+                                ffi::lua_pushlstring(state, b.as_ptr().cast(), b.len());
+                            }
+                            Cell::Converted(k) => {
+                                ffi::lua_rawgeti(state, 2, *k as ffi::lua_Integer);
+                            }
+                        }
+                        ffi::lua_rawseti(state, -2, (j + 1) as ffi::lua_Integer);
+                    }
+                    if instances {
+                        ffi::lua_pushvalue(state, -1);
+                        ffi::lua_setfield(state, -2, c"__v".as_ptr());
+                        ffi::lua_pushvalue(state, 1);
+                        ffi::lua_setmetatable(state, -2);
+                    }
+                    ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
+                }
+                ffi::lua_replace(state, 1);
+                ffi::lua_settop(state, 1);
+            })
+        }
+    }
+}
+
+/// One value of a row on its way to Lua: native to Lua, or the 1-based position of a value
+/// converted beforehand.
+enum Cell<'a> {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Num(f64),
+    Bytes(&'a [u8]),
+    Converted(usize),
+}
+
+impl<'a> Cell<'a> {
+    /// `v` as Lua sees it when no conversion is needed (see [`from_db`]), else None.
+    fn native(field: &crate::fields::Field, v: &'a Value) -> Option<Cell<'a>> {
+        use FieldKind::*;
+        match (field.kind, v) {
+            (_, Value::Null) => Some(Cell::Nil),
+            (DecimalField | UUIDField | JSONField | DateTimeField, _) => None,
+            (BooleanField, Value::Int(i)) => Some(Cell::Bool(*i != 0)),
+            (_, Value::Bool(b)) => Some(Cell::Bool(*b)),
+            (_, Value::Int(i)) => Some(Cell::Int(*i)),
+            (_, Value::Float(f)) => Some(Cell::Num(*f)),
+            (_, Value::Text(t)) => Some(Cell::Bytes(t.as_bytes())),
+            (_, Value::Bytes(b)) => Some(Cell::Bytes(b)),
+            (_, Value::Decimal(_) | Value::Json(_)) => None,
+        }
+    }
+}

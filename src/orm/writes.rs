@@ -1,0 +1,420 @@
+//! The ORM's writes other than per-row saves: queryset updates and deletes (with Django's
+//! cascades), inserts, and many-to-many link rows.
+
+use mlua::{Lua, Table, Value as LuaValue};
+
+use crate::db::{Vendor, quote_name};
+use crate::value::Value;
+
+use crate::fields::{FieldDefault, FieldKind, OnDelete};
+
+use super::core::{OrmContext, db_err, rt};
+use super::meta::{ModelMeta, Registry};
+use super::query::{Compiled, Compiler};
+use super::reads::all_columns;
+use super::values::{from_db, now_for, to_db};
+
+/// `WHERE pk IN (SELECT pk FROM ... joins ...)` when filters join, else the plain WHERE.
+fn row_filter(cx: &OrmContext, m: &ModelMeta, c: &Compiled) -> String {
+    if c.where_sql.is_empty() {
+        return String::new();
+    }
+    if !c.joins {
+        return format!(" WHERE {}", c.where_sql);
+    }
+    let pk = quote_name(m.pk_field().column.as_deref().unwrap_or_default());
+    let base = quote_name(&m.table);
+    let _ = cx;
+    format!(
+        " WHERE {pk} IN (SELECT {base}.{pk} FROM {} WHERE {})",
+        c.from, c.where_sql
+    )
+}
+
+pub(super) fn update(cx: &OrmContext, key: &str, q: &Table, values: &Table) -> mlua::Result<i64> {
+    let m = cx.model(key)?;
+    let mut compiler = Compiler::new(&cx.reg, cx.vendor, m.clone());
+    let (sets, set_params) = compiler.assignments(values).map_err(rt)?;
+    if sets.is_empty() {
+        return Ok(0);
+    }
+    let c = cx.compile(&m, q)?;
+    let sql = format!(
+        "UPDATE {} SET {sets}{}",
+        quote_name(&m.table),
+        row_filter(cx, &m, &c)
+    );
+    let mut params = set_params;
+    params.extend(c.params);
+    cx.db
+        .execute(&sql, &params)
+        .map(|n| n as i64)
+        .map_err(db_err)
+}
+
+/// DELETE with Django's on_delete emulated: CASCADE deletes dependents first, PROTECT and
+/// RESTRICT refuse, SET_NULL / SET_DEFAULT update them; many-to-many links go too.
+pub(super) fn delete(cx: &OrmContext, key: &str, q: &Table) -> mlua::Result<i64> {
+    let m = cx.model(key)?;
+    let c = cx.compile(&m, q)?;
+    let pk = quote_name(m.pk_field().column.as_deref().unwrap_or_default());
+    let base = quote_name(&m.table);
+    let selected = format!(
+        "SELECT {base}.{pk} FROM {}{}",
+        c.from,
+        if c.where_sql.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", c.where_sql)
+        }
+    );
+    let ids = cx.db.query(&selected, &c.params).map_err(db_err)?;
+    let ids: Vec<Value> = ids
+        .rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next())
+        .collect();
+    delete_ids(cx, &m, &ids, 0)
+}
+
+fn delete_ids(cx: &OrmContext, m: &ModelMeta, ids: &[Value], depth: usize) -> mlua::Result<i64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    if depth > 50 {
+        return Err(rt("delete: relations nest more than 50 levels deep"));
+    }
+    // Like Django's delete(), the count includes rows deleted by CASCADE.
+    let mut cascaded = 0;
+    for r in &m.reverse {
+        let Some(other) = cx.reg.get(&r.model).cloned() else {
+            continue;
+        };
+        if let Some(link) = &r.m2m {
+            exec_in(
+                cx,
+                &format!(
+                    "DELETE FROM {} WHERE {} IN",
+                    quote_name(&link.table),
+                    quote_name(&link.source_column)
+                ),
+                ids,
+            )?;
+            continue;
+        }
+        let Some(f) = other.field(&r.field).cloned() else {
+            continue;
+        };
+        let col = quote_name(f.column.as_deref().unwrap_or_default());
+        let table = quote_name(&other.table);
+        let rule = f
+            .field
+            .relation
+            .as_ref()
+            .map(|r| r.on_delete)
+            .unwrap_or(OnDelete::Cascade);
+        match rule {
+            OnDelete::Cascade => {
+                let opk = quote_name(other.pk_field().column.as_deref().unwrap_or_default());
+                let dependents = query_in(
+                    cx,
+                    &format!("SELECT {opk} FROM {table} WHERE {col} IN"),
+                    ids,
+                )?;
+                cascaded += delete_ids(cx, &other, &dependents, depth + 1)?;
+            }
+            OnDelete::Protect | OnDelete::Restrict => {
+                let found = query_in(cx, &format!("SELECT 1 FROM {table} WHERE {col} IN"), ids)?;
+                if !found.is_empty() {
+                    return Err(rt(format!(
+                        "ProtectedError: cannot delete {}.{} rows: {} {}.{} row(s) refer to them through '{}' (on_delete = {:?})",
+                        m.app,
+                        m.name,
+                        found.len(),
+                        other.app,
+                        other.name,
+                        f.name,
+                        rule
+                    )));
+                }
+            }
+            OnDelete::SetNull => {
+                exec_in(
+                    cx,
+                    &format!("UPDATE {table} SET {col} = NULL WHERE {col} IN"),
+                    ids,
+                )?;
+            }
+            OnDelete::SetDefault => {
+                let d = f.field.constant_default().cloned().unwrap_or(Value::Null);
+                let sql = format!("UPDATE {table} SET {col} = %s WHERE {col} IN");
+                exec_in_with(cx, &sql, vec![d], ids)?;
+            }
+            OnDelete::DoNothing => {}
+        }
+    }
+    for link in m.m2m.values() {
+        exec_in(
+            cx,
+            &format!(
+                "DELETE FROM {} WHERE {} IN",
+                quote_name(&link.table),
+                quote_name(&link.source_column)
+            ),
+            ids,
+        )?;
+    }
+    let pk = quote_name(m.pk_field().column.as_deref().unwrap_or_default());
+    let own = exec_in(
+        cx,
+        &format!("DELETE FROM {} WHERE {pk} IN", quote_name(&m.table)),
+        ids,
+    )?;
+    Ok(own + cascaded)
+}
+
+fn marks(n: usize) -> String {
+    vec!["%s"; n].join(", ")
+}
+
+fn exec_in(cx: &OrmContext, prefix: &str, ids: &[Value]) -> mlua::Result<i64> {
+    exec_in_with(cx, prefix, Vec::new(), ids)
+}
+
+fn exec_in_with(
+    cx: &OrmContext,
+    prefix: &str,
+    leading: Vec<Value>,
+    ids: &[Value],
+) -> mlua::Result<i64> {
+    let mut total = 0;
+    for chunk in ids.chunks(500) {
+        let mut params = leading.clone();
+        params.extend_from_slice(chunk);
+        total += cx
+            .db
+            .execute(&format!("{prefix} ({})", marks(chunk.len())), &params)
+            .map_err(db_err)? as i64;
+    }
+    Ok(total)
+}
+
+fn query_in(cx: &OrmContext, prefix: &str, ids: &[Value]) -> mlua::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows = cx
+            .db
+            .query(&format!("{prefix} ({})", marks(chunk.len())), chunk)
+            .map_err(db_err)?;
+        out.extend(rows.rows.into_iter().filter_map(|r| r.into_iter().next()));
+    }
+    Ok(out)
+}
+
+/// The values of one row for INSERT: every concrete field (auto keys left out when nil),
+/// defaults and auto_now applied, keyed by attname in `values`.
+fn row_values(
+    reg: &Registry,
+    m: &ModelMeta,
+    values: &Table,
+    vendor: Vendor,
+) -> mlua::Result<(Vec<String>, Vec<Value>)> {
+    let mut cols = Vec::new();
+    let mut params = Vec::new();
+    for f in &m.fields {
+        let mut v: LuaValue = values.get(f.attname.as_str())?;
+        if v.is_nil() && f.field.kind.is_auto() {
+            continue;
+        }
+        if v.is_nil() && (f.field.auto_now || f.field.auto_now_add) {
+            cols.push(quote_name(f.column.as_deref().unwrap_or_default()));
+            params.push(now_for(f.field.kind));
+            continue;
+        }
+        if v.is_nil()
+            && let Some(FieldDefault::Lua(func)) = &f.field.default
+        {
+            v = func.call::<LuaValue>(())?;
+        }
+        let field = if f.field.kind.is_foreign_key() {
+            &key_field_of(reg, f)
+        } else {
+            &f.field
+        };
+        let value = if v.is_nil() {
+            match (&f.field.default, &f.field.db_default) {
+                (Some(FieldDefault::Value(d)), _) => {
+                    crate::value::column_value(f.field.kind, d, vendor)
+                }
+                (None, Some(_)) => continue,
+                _ => Value::Null,
+            }
+        } else {
+            to_db(field, &v, vendor)
+                .map_err(|e| rt(format!("{}.{}: field '{}': {e}", m.app, m.name, f.name)))?
+        };
+        cols.push(quote_name(f.column.as_deref().unwrap_or_default()));
+        params.push(value);
+    }
+    Ok((cols, params))
+}
+
+/// The field whose type a value written to `f` takes: a foreign key stores its target's
+/// key (a UUID key as the UUID field stores it, and so on).
+pub(super) fn key_field_of(reg: &Registry, f: &super::meta::FieldMeta) -> crate::fields::Field {
+    match f.target.as_ref().and_then(|t| reg.get(t)) {
+        Some(target) => {
+            let mut k = target.pk_field().field.clone();
+            k.null = f.field.null;
+            k
+        }
+        None => {
+            let mut k = f.field.clone();
+            k.kind = FieldKind::IntegerField;
+            k
+        }
+    }
+}
+
+/// INSERT one row or many (`rows` is a list of value tables) and return the new keys.
+pub(super) fn insert(
+    lua: &Lua,
+    cx: &OrmContext,
+    key: &str,
+    rows: &Table,
+    batch: Option<usize>,
+) -> mlua::Result<Table> {
+    let m = cx.model(key)?;
+    let pk = m.pk_field();
+    let pk_col = quote_name(pk.column.as_deref().unwrap_or_default());
+    let out = lua.create_table()?;
+    let list: Vec<Table> = rows.sequence_values().collect::<mlua::Result<_>>()?;
+    let batch = batch.unwrap_or(500).max(1);
+    let mut n = 0;
+    for chunk in list.chunks(batch) {
+        // Rows with the same columns are inserted together.
+        let mut prepared = Vec::with_capacity(chunk.len());
+        for r in chunk {
+            prepared.push(row_values(&cx.reg, &m, r, cx.vendor)?);
+        }
+        let mut i = 0;
+        while i < prepared.len() {
+            let cols = prepared[i].0.clone();
+            let mut j = i;
+            let mut params = Vec::new();
+            let mut groups = Vec::new();
+            while j < prepared.len() && prepared[j].0 == cols && groups.len() < 500 {
+                groups.push(format!("({})", marks(cols.len())));
+                params.extend(prepared[j].1.iter().cloned());
+                j += 1;
+            }
+            let sql = if cols.is_empty() {
+                format!(
+                    "INSERT INTO {} DEFAULT VALUES RETURNING {pk_col}",
+                    quote_name(&m.table)
+                )
+            } else {
+                format!(
+                    "INSERT INTO {} ({}) VALUES {} RETURNING {pk_col}",
+                    quote_name(&m.table),
+                    cols.join(", "),
+                    groups.join(", ")
+                )
+            };
+            let res = cx.db.query(&sql, &params).map_err(db_err)?;
+            for r in res.rows {
+                n += 1;
+                let v = r.into_iter().next().unwrap_or(Value::Null);
+                out.raw_set(n, from_db(lua, &pk.field, v)?)?;
+            }
+            i = j;
+        }
+    }
+    Ok(out)
+}
+
+/// `obj:save()` of a new row: one INSERT returning every column, so the instance gets its
+/// key and what the database filled in (defaults, auto_now) without reading the row again.
+pub(super) fn insert_row(
+    lua: &Lua,
+    cx: &OrmContext,
+    key: &str,
+    row: &Table,
+) -> mlua::Result<Table> {
+    let m = cx.model(key)?;
+    let (cols, params) = row_values(&cx.reg, &m, row, cx.vendor)?;
+    let table = quote_name(&m.table);
+    let returning = all_columns(&m, None);
+    let sql = if cols.is_empty() {
+        format!("INSERT INTO {table} DEFAULT VALUES RETURNING {returning}")
+    } else {
+        format!(
+            "INSERT INTO {table} ({}) VALUES ({}) RETURNING {returning}",
+            cols.join(", "),
+            marks(cols.len())
+        )
+    };
+    let rows = cx
+        .db
+        .query_prepared_writing(&m.table, &cx.db.prepare(&sql), &params)
+        .map_err(db_err)?;
+    let fields: Vec<_> = m.fields.iter().map(|f| f.field.clone()).collect();
+    cx.rows_to_lua(lua, &fields, &rows.rows, None)?.get(1)
+}
+
+/// Many-to-many link rows: `add`, `remove` (of `ids`) and `clear`.
+pub(super) fn link_rows(
+    cx: &OrmContext,
+    op: &str,
+    link: &Table,
+    id: LuaValue,
+    ids: Option<Table>,
+) -> mlua::Result<i64> {
+    let table = quote_name(&link.get::<String>("table")?);
+    let source = quote_name(&link.get::<String>("source")?);
+    let target = quote_name(&link.get::<String>("target")?);
+    let id = crate::lua::convert::to_value(&id)?;
+    let targets: Vec<Value> = match ids {
+        Some(t) => t
+            .sequence_values::<LuaValue>()
+            .map(|v| v.and_then(|v| crate::lua::convert::to_value(&v)))
+            .collect::<mlua::Result<_>>()?,
+        None => Vec::new(),
+    };
+    match op {
+        "clear" => cx
+            .db
+            .execute(&format!("DELETE FROM {table} WHERE {source} = %s"), &[id])
+            .map(|n| n as i64)
+            .map_err(db_err),
+        "remove" => exec_in_with(
+            cx,
+            &format!("DELETE FROM {table} WHERE {source} = %s AND {target} IN"),
+            vec![id],
+            &targets,
+        ),
+        "add" => {
+            let mut n = 0;
+            for t in targets {
+                let exists = cx
+                    .db
+                    .query(
+                        &format!("SELECT 1 FROM {table} WHERE {source} = %s AND {target} = %s"),
+                        &[id.clone(), t.clone()],
+                    )
+                    .map_err(db_err)?;
+                if exists.rows.is_empty() {
+                    n += cx
+                        .db
+                        .execute(
+                            &format!("INSERT INTO {table} ({source}, {target}) VALUES (%s, %s)"),
+                            &[id.clone(), t],
+                        )
+                        .map_err(db_err)? as i64;
+                }
+            }
+            Ok(n)
+        }
+        other => Err(rt(format!("unknown link operation {other}"))),
+    }
+}
