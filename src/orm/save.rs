@@ -5,10 +5,8 @@ use std::rc::Rc;
 
 use mlua::{Lua, Table, Value as LuaValue};
 
-use crate::db::{Vendor, quote_name};
+use crate::db::{Database, Vendor, quote_name};
 use crate::value::Value;
-
-use crate::db::Database;
 
 use super::core::{OrmContext, db_err, rt};
 use super::values::{now_for, plain_to_db, to_db};

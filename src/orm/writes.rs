@@ -4,9 +4,8 @@
 use mlua::{Lua, Table, Value as LuaValue};
 
 use crate::db::{Vendor, quote_name};
-use crate::value::Value;
-
 use crate::fields::{FieldDefault, FieldKind, OnDelete};
+use crate::value::Value;
 
 use super::core::{OrmContext, db_err, rt};
 use super::meta::{ModelMeta, Registry};
