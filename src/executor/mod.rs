@@ -1,24 +1,32 @@
 //! Runs a plan: replays project state, applies or unapplies migrations in transactions,
-//! records them, and reports progress through a callback (it never prints).
+//! records them, and reports progress through a callback (it never prints). State replay,
+//! commit groups and the checks of applied files live in the submodules.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
 
-use crate::db::{AtomicLevel, Database, Vendor};
+use crate::db::{Database, Vendor};
 use crate::error::{Error, Result};
 use crate::graph::{MigrationGraph, NodeKey};
 use crate::loader::{Project, graph_nodes};
 use crate::migration::Migration;
 use crate::operations::{
-    Hints, Operation, OperationContext, OperationKind, check_relations, database_backwards,
-    database_forwards, state_forwards,
+    Hints, Operation, OperationContext, OperationKind, database_backwards, database_forwards,
+    state_forwards,
 };
-use crate::recorder::{AppliedRow, PendingRecord, Recorder};
+use crate::recorder::{AppliedRow, Recorder};
 use crate::router::Router;
 use crate::runlua::RunLuaHost;
 use crate::schema::SchemaEditor;
 use crate::state::ProjectState;
+
+mod commit_group;
+mod history;
+mod replay;
+
+use commit_group::CommitGroup;
+pub use replay::apply_state;
+use replay::walk_operations;
 
 /// One step of a plan: a migration and its direction.
 pub type Step = (NodeKey, bool);
@@ -89,81 +97,6 @@ impl<'p> Executor<'p> {
         self.check_files_match_history()
     }
 
-    /// Applied migrations of installed apps whose file changed (checksum) or vanished.
-    pub fn check_files_match_history(&self) -> Result<()> {
-        let problems: Vec<String> = self
-            .history_mismatches()
-            .iter()
-            .map(HistoryMismatch::message)
-            .collect();
-        match problems.len() {
-            0 => Ok(()),
-            _ => Err(Error::History(problems.join("\n"))),
-        }
-    }
-
-    /// Applied migrations whose file changed or is gone, in key order.
-    fn history_mismatches(&self) -> Vec<HistoryMismatch<'p>> {
-        let replaced: BTreeSet<&NodeKey> = self
-            .project
-            .migrations
-            .values()
-            .flat_map(|m| &m.replaces)
-            .collect();
-        let mut found = Vec::new();
-        for (key, row) in &self.applied {
-            if !self.project.apps.contains(&key.app) {
-                continue;
-            }
-            match self.project.migrations.get(key) {
-                None if replaced.contains(key) => {}
-                None => found.push(HistoryMismatch::Gone(key.clone())),
-                Some(m) => {
-                    if row.checksum.as_ref().is_some_and(|sum| sum != &m.checksum) {
-                        found.push(HistoryMismatch::Changed(m));
-                    }
-                }
-            }
-        }
-        found
-    }
-
-    /// `migrate --allow-changed`: records the current checksum of every applied migration
-    /// (of `app`, or of all apps) whose file changed, in one transaction, and returns them.
-    /// A gone file cannot be accepted: it stays an error.
-    pub fn accept_changed_files(&self, app: Option<&str>) -> Result<Vec<&'p Migration>> {
-        let mismatches: Vec<HistoryMismatch<'p>> = self
-            .history_mismatches()
-            .into_iter()
-            .filter(|h| app.is_none_or(|a| h.key().app == a))
-            .collect();
-        let gone: Vec<String> = mismatches
-            .iter()
-            .filter(|h| matches!(h, HistoryMismatch::Gone(_)))
-            .map(HistoryMismatch::message)
-            .collect();
-        if !gone.is_empty() {
-            return Err(Error::History(gone.join("\n")));
-        }
-        let changed: Vec<&'p Migration> = mismatches
-            .into_iter()
-            .filter_map(|h| match h {
-                HistoryMismatch::Changed(m) => Some(m),
-                HistoryMismatch::Gone(_) => None,
-            })
-            .collect();
-        let level = self.db.atomic_begin()?;
-        let recorder = Recorder::new(&self.db);
-        for m in &changed {
-            if let Err(e) = recorder.update_checksum(&m.key, &m.checksum) {
-                let _ = self.db.atomic_rollback(level);
-                return Err(e);
-            }
-        }
-        self.db.atomic_commit(level)?;
-        Ok(changed)
-    }
-
     /// The migration behind a key.
     pub fn migration(&self, key: &NodeKey) -> Result<&'p Migration> {
         self.project
@@ -199,37 +132,6 @@ impl<'p> Executor<'p> {
             }
         }
         Ok(())
-    }
-
-    /// The state with every applied migration, in full-plan order.
-    fn applied_state(&self) -> Result<ProjectState> {
-        let mut state = ProjectState::new();
-        for key in self.graph.full_plan() {
-            if self.graph.is_applied(&key) {
-                apply_state(self.migration(&key)?, &mut state)?;
-            }
-        }
-        Ok(state)
-    }
-
-    /// The state before each migration of a backwards plan (Django's `_migrate_all_backwards`).
-    fn states_before(&self, plan: &[Step]) -> Result<BTreeMap<NodeKey, ProjectState>> {
-        let mut wanted: BTreeSet<&NodeKey> = plan.iter().map(|(k, _)| k).collect();
-        let mut states = BTreeMap::new();
-        let mut state = ProjectState::new();
-        for key in self.graph.full_plan() {
-            if wanted.is_empty() {
-                break;
-            }
-            if !self.graph.is_applied(&key) {
-                continue;
-            }
-            if wanted.remove(&key) {
-                states.insert(key.clone(), state.clone());
-            }
-            apply_state(self.migration(&key)?, &mut state)?;
-        }
-        Ok(states)
     }
 
     /// Runs a plan (all forwards or all backwards, as `migration_plan` returns for one
@@ -642,165 +544,6 @@ impl<'p> Executor<'p> {
     }
 }
 
-/// Finished migrations are committed in groups: the run keeps one transaction open, each
-/// atomic migration runs in a savepoint inside it, and the transaction commits once it has
-/// been open for [`COMMIT_INTERVAL`], before a non-atomic migration, and at the end or after
-/// a failure (keeping what finished). Each migration stays all-or-nothing; a crash loses at
-/// most the unfinished group, and the next run applies it again. One commit, and one fsync,
-/// per group instead of per migration; and the group's history rows go out together just
-/// before its commit (on PostgreSQL a round trip per migration fewer).
-struct CommitGroup<'a> {
-    db: &'a Database,
-    open: Option<(AtomicLevel, Instant)>,
-    /// Migrations finished in the open transaction.
-    finished: usize,
-    /// History rows of the finished migrations, written by [`CommitGroup::commit`].
-    records: Vec<PendingRecord>,
-}
-
-/// How long finished migrations may wait for their commit.
-const COMMIT_INTERVAL: Duration = Duration::from_millis(250);
-
-impl<'a> CommitGroup<'a> {
-    fn new(db: &'a Database) -> Self {
-        CommitGroup {
-            db,
-            open: None,
-            finished: 0,
-            records: Vec::new(),
-        }
-    }
-
-    /// Before a migration: a non-atomic one runs outside any transaction. Returns whether an
-    /// atomic one needs a savepoint: only when migrations that finished share the open
-    /// transaction. The first of a group needs none (its failure rolls the group back, which
-    /// holds only it), and on SQLite a savepoint costs a journal copy of every page written.
-    fn before(&mut self, atomic: bool) -> Result<bool> {
-        if !atomic {
-            self.commit()?;
-            return Ok(false);
-        }
-        if self.open.is_none() {
-            self.open = Some((self.db.atomic_begin()?, Instant::now()));
-            self.finished = 0;
-        }
-        Ok(self.finished > 0)
-    }
-
-    /// Records a migration as applied: with the group's commit when a group is open (its
-    /// migration then commits or rolls back with the group), else at once.
-    fn record_applied(&mut self, key: &NodeKey, checksum: Option<&str>) -> Result<()> {
-        if self.open.is_some() {
-            self.records
-                .push((key.clone(), checksum.map(str::to_string)));
-            return Ok(());
-        }
-        Recorder::new(self.db).record_applied(key, checksum)
-    }
-
-    /// After a migration finished: commit when the group is old enough.
-    fn after(&mut self) -> Result<()> {
-        self.finished += 1;
-        match &self.open {
-            Some((_, since)) if since.elapsed() >= COMMIT_INTERVAL => self.commit(),
-            _ => Ok(()),
-        }
-    }
-
-    /// Writes the finished migrations' history rows and commits; with nothing finished (the
-    /// first migration failed) it rolls back instead, so a failed run leaves even a SQLite
-    /// file's bytes untouched. Rows that cannot be written roll the group back with them.
-    fn commit(&mut self) -> Result<()> {
-        let finished = std::mem::take(&mut self.finished);
-        let records = std::mem::take(&mut self.records);
-        match self.open.take() {
-            Some((level, _)) if finished > 0 => {
-                if let Err(e) = self.write_records(&records) {
-                    // The failure to record matters more than a failed rollback.
-                    let _ = self.db.atomic_rollback(level);
-                    return Err(unrecorded(&records, e));
-                }
-                self.db.atomic_commit(level)
-            }
-            Some((level, _)) => self.db.atomic_rollback(level),
-            None => Ok(()),
-        }
-    }
-
-    /// The history rows, in a savepoint tried twice: the statement cancel of a Ctrl-C
-    /// pressed just before the commit may land on the first try.
-    fn write_records(&self, records: &[PendingRecord]) -> Result<()> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let attempt = || -> Result<()> {
-            let level = self.db.atomic_begin()?;
-            match Recorder::new(self.db).record_applied_all(records) {
-                Ok(()) => self.db.atomic_commit(level),
-                Err(e) => {
-                    let _ = self.db.atomic_rollback(level);
-                    Err(e)
-                }
-            }
-        };
-        attempt().or_else(|_| attempt())
-    }
-}
-
-/// The error of a group whose history rows could not be written: the database's reason
-/// (not the long INSERT) and which migrations were rolled back with them.
-fn unrecorded(records: &[PendingRecord], cause: Error) -> Error {
-    let names: Vec<String> = records.iter().map(|(key, _)| key.to_string()).collect();
-    let listed = match names.as_slice() {
-        [first, .., last] if names.len() > 3 => {
-            format!("{} migrations ({first} ... {last})", names.len())
-        }
-        _ => names.join(", "),
-    };
-    let reason = match cause {
-        Error::Database { message, .. } => message,
-        other => other.to_string(),
-    };
-    let them = if names.len() == 1 { "it" } else { "them" };
-    Error::Database {
-        context: format!("cannot record {listed} as applied"),
-        message: format!(
-            "{reason}\n  rolled back with {them}: the database is as it was before {them}"
-        ),
-    }
-}
-
-/// An applied migration that no longer matches its file.
-enum HistoryMismatch<'p> {
-    /// The file's bytes differ from what was applied.
-    Changed(&'p Migration),
-    /// The file is gone.
-    Gone(NodeKey),
-}
-
-impl HistoryMismatch<'_> {
-    fn key(&self) -> &NodeKey {
-        match self {
-            HistoryMismatch::Changed(m) => &m.key,
-            HistoryMismatch::Gone(key) => key,
-        }
-    }
-
-    fn message(&self) -> String {
-        match self {
-            HistoryMismatch::Changed(m) => format!(
-                "migration {} was changed after it was applied ({}): restore the applied version, put the change in a new migration, or accept it with `luamig migrate --allow-changed`",
-                m.key,
-                m.display_path()
-            ),
-            HistoryMismatch::Gone(key) => format!(
-                "migration {key} is applied but its file is gone: restore the file (to forget it without touching the schema, restore it and run `luamig migrate {} <earlier migration> --fake`)",
-                key.app
-            ),
-        }
-    }
-}
-
 /// Stops before a migration starts once Ctrl-C was pressed.
 fn not_started_if_interrupted(key: &NodeKey) -> Result<()> {
     crate::interrupt::check().map_err(|cause| Error::Migration {
@@ -827,69 +570,6 @@ fn blame_interrupt(e: Error) -> Error {
             note,
         },
         _ => Error::Interrupted,
-    }
-}
-
-/// Calls `f(index, done, op, before, after)` for each operation of `m` in the order a run
-/// visits them (last to first when unapplying; `done` counts the calls before), with the
-/// states around it; returns the state after the migration (forwards) or before it
-/// (backwards). Forwards, the states are made one at a time, so memory does not grow with
-/// the number of operations; backwards needs them all first, and keeps each once.
-fn walk_operations<F>(
-    m: &Migration,
-    mut state: ProjectState,
-    backwards: bool,
-    mut f: F,
-) -> Result<ProjectState>
-where
-    F: FnMut(usize, usize, &Operation, &ProjectState, &ProjectState) -> Result<()>,
-{
-    if !backwards {
-        for (i, op) in m.operations.iter().enumerate() {
-            let before = state.clone();
-            state_forwards(op, &m.key.app, &mut state)?;
-            f(i, i, op, &before, &state)?;
-        }
-        return Ok(state);
-    }
-    let mut states = Vec::with_capacity(m.operations.len() + 1);
-    states.push(state.clone());
-    for op in &m.operations {
-        state_forwards(op, &m.key.app, &mut state)?;
-        states.push(state.clone());
-    }
-    for (done, (i, op)) in m.operations.iter().enumerate().rev().enumerate() {
-        f(i, done, op, &states[i], &states[i + 1])?;
-    }
-    Ok(states.swap_remove(0))
-}
-
-/// Applies a migration's state half and checks that its relations point at real models.
-pub fn apply_state(m: &Migration, state: &mut ProjectState) -> Result<()> {
-    let mut touched = Vec::new();
-    for op in &m.operations {
-        state_forwards(op, &m.key.app, state)?;
-        collect_touched(op, &mut touched);
-    }
-    check_relations(state, &m.key.app, &touched)
-}
-
-fn collect_touched(op: &Operation, out: &mut Vec<String>) {
-    use OperationKind::*;
-    match &op.kind {
-        CreateModel { name, .. } => out.push(name.clone()),
-        AddField { model_name, .. } | AlterField { model_name, .. } => out.push(model_name.clone()),
-        RunSql {
-            state_operations, ..
-        }
-        | SeparateDatabaseAndState {
-            state_operations, ..
-        } => {
-            for inner in state_operations {
-                collect_touched(inner, out);
-            }
-        }
-        _ => {}
     }
 }
 
@@ -930,30 +610,4 @@ fn run_one(
         (None, _) => {}
     }
     result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn records(n: usize) -> Vec<PendingRecord> {
-        (1..=n)
-            .map(|i| (NodeKey::new("shop", format!("{i:04}_m")), None))
-            .collect()
-    }
-
-    #[test]
-    fn unrecorded_names_a_few_migrations_and_counts_many() {
-        let cause = || Error::db("database error in `INSERT ...`", "history is closed");
-        assert_eq!(
-            unrecorded(&records(1), cause()).to_string(),
-            "cannot record shop.0001_m as applied: history is closed\n  \
-             rolled back with it: the database is as it was before it"
-        );
-        assert_eq!(
-            unrecorded(&records(1000), cause()).to_string(),
-            "cannot record 1000 migrations (shop.0001_m ... shop.1000_m) as applied: \
-             history is closed\n  rolled back with them: the database is as it was before them"
-        );
-    }
 }
