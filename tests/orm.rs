@@ -1997,6 +1997,46 @@ fn repeated_lookups_see_every_write_before_them(env: &Env) {
     );
 }
 
+/// A lookup asked again (answered from kept results on SQLite) gives a fresh instance each
+/// time, equal to the first in every kind of value, and the same errors for no row or
+/// several.
+fn repeated_lookups_return_fresh_instances_and_the_same_answers(env: &Env) {
+    checked(
+        env,
+        r#"
+  local t = Thing.objects:create { i = 7, f = 1.5, b = true, t = "text", d = decimal.new("12.30"),
+    day = "2024-02-29", at = "2024-02-29T10:00:00Z", clock = "10:11:12",
+    u = "12345678-1234-5678-1234-567812345678", j = { a = { 1, 2 } }, big = 9007199254740993 }
+  local first = Thing.objects:get { pk = t.pk }
+  for round = 1, 3 do
+    local again = Thing.objects:get { pk = t.pk }
+    assert(rawequal(again, first) == false, "a fresh instance")
+    for _, name in ipairs { "i", "f", "b", "t", "d", "day", "at", "clock", "u", "big" } do
+      check(tostring(again[name]), tostring(first[name]), name .. " in round " .. round)
+    end
+    check(again.j.a[2], 2, "JSON in round " .. round)
+  end
+  local c = Customer.objects:get { name = "Alice", city = "Paris" }
+  c.name = "changed, not saved"
+  check(Customer.objects:get { name = "Alice", city = "Paris" }.name, "Alice", "unsaved change not seen")
+  local o, created = Customer.objects:get_or_create { name = "Alice", city = "Paris" }
+  check(created, false, "found")
+  check(o.pk, 1, "the same row")
+  assert(not rawequal(o, c), "another instance")
+  Customer.objects:create { name = "Zoe", city = "Rome" }
+  Customer.objects:create { name = "Yan", city = "Rome" }
+  for _ = 1, 3 do
+    raises("DoesNotExist", function() return Customer.objects:get { name = "Nobody", city = "Paris" } end)
+    raises("MultipleObjectsReturned", function() return Customer.objects:get { city = "Rome" } end)
+    raises("MultipleObjectsReturned", function() return Customer.objects:get_or_create { city = "Rome" } end)
+    raises("MultipleObjectsReturned", function() return Order.objects:get { customer_id = 1 } end)
+  end
+  check(Order.objects:get { pk = 3 }.customer.city, "London", "a followed key")
+  check(Order.objects:get { pk = 3 }.customer.city, "London", "followed again")
+"#,
+    );
+}
+
 /// Outside a transaction (a non-atomic migration) another connection may write between two
 /// statements, so a lookup asked again reads the database again. (SQLite only: inside a
 /// transaction nothing but luamig's own connection changes what it reads.)
@@ -2088,6 +2128,7 @@ fn saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line(env: &Env) {
 }
 
 on_both_backends!(
+    repeated_lookups_return_fresh_instances_and_the_same_answers,
     fetched_instances_with_null_fields_read_and_write_them,
     repeated_lookups_see_every_write_before_them,
     saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line,

@@ -267,7 +267,19 @@ function orm.new(core, apps)
       .. " -- it returned " .. (#rows > 20 and "more than 20" or tostring(#rows)) .. "!", level + 1)
   end
 
+  -- SQLite: a lookup on a manager that the engine answered before, and keeps the answer
+  -- of, comes back as the one instance straight away (nil: the general path runs).
+  local fast_get = core.fast_get
+  local function fast(qs, kwargs)
+    local model = qs._model
+    if fast_get and kwargs and qs == model.objects then
+      return fast_get(model._meta.key, kwargs, model._instance_mt)
+    end
+  end
+
   function QuerySet:get(kwargs)
+    local obj = fast(self, kwargs)
+    if obj then return obj end
     return single(get_rows(self, kwargs), self._model, 2)
   end
 
@@ -293,6 +305,8 @@ function orm.new(core, apps)
     return l
   end
   function QuerySet:get_or_create(kwargs)
+    local obj = kwargs.defaults == nil and fast(self, kwargs)
+    if obj then return obj, false end
     local rows = get_rows(self, kwargs.defaults == nil and kwargs or lookups_of(kwargs))
     if #rows == 1 then return rows[1], false end
     if #rows == 0 then return self:create(creation_values(kwargs, kwargs.defaults)), true end

@@ -92,6 +92,16 @@ pub trait Connection {
     ) -> std::result::Result<std::rc::Rc<Rows>, String> {
         self.query(sql, params).map(std::rc::Rc::new)
     }
+    /// The answer kept for a [`Connection::query_cached`] lookup, if there is one now;
+    /// runs nothing.
+    fn kept_answer(
+        &mut self,
+        _table: &str,
+        _sql: &str,
+        _params: &[Value],
+    ) -> Option<std::rc::Rc<Rows>> {
+        None
+    }
     /// Names of the tables that exist.
     fn table_names(&mut self) -> std::result::Result<Vec<String>, String>;
     /// Column names of a table, in order.
@@ -329,6 +339,22 @@ impl Database {
         self.connection()?
             .query_cached(table, &sql.native, params)
             .map_err(|e| db_error(&sql.shown, e))
+    }
+
+    /// The answer SQLite keeps for an ORM lookup (see `read_cache`), if any; runs nothing,
+    /// so a caller without one takes [`Database::query_prepared_reading`].
+    pub fn kept_answer(
+        &self,
+        table: &str,
+        sql: &PreparedSql,
+        params: &[Value],
+    ) -> Option<std::rc::Rc<Rows>> {
+        if !self.control.borrow().is_empty() || self.pending.borrow().is_some() {
+            return None;
+        }
+        self.conn
+            .borrow_mut()
+            .kept_answer(table, &sql.native, params)
     }
 
     /// [`Database::execute_prepared`] for the ORM's row write to `table`.

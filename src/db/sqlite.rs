@@ -231,6 +231,13 @@ impl Connection for SqliteConnection {
         Ok(rows)
     }
 
+    fn kept_answer(&mut self, table: &str, sql: &str, params: &[Value]) -> Option<Rc<Rows>> {
+        if self.conn.is_autocommit() || !self.reads.facts(table)?.is_table {
+            return None;
+        }
+        self.reads.get(table, &ReadCache::key(sql, params)).cloned()
+    }
+
     fn table_names(&mut self) -> Result<Vec<String>, String> {
         let rows = self.query(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",

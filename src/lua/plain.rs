@@ -97,7 +97,7 @@ pub fn slots(lua: &Lua, table: &Table, indexes: &[usize]) -> mlua::Result<Vec<Sl
 ///
 /// # Safety
 /// `idx` must be a valid stack index of `state`.
-unsafe fn value_at(state: *mut ffi::lua_State, idx: i32) -> Slot {
+pub(crate) unsafe fn value_at(state: *mut ffi::lua_State, idx: i32) -> Slot {
     unsafe {
         match ffi::lua_type(state, idx) {
             ffi::LUA_TNIL => Slot::Nil,
@@ -122,7 +122,7 @@ unsafe fn value_at(state: *mut ffi::lua_State, idx: i32) -> Slot {
 ///
 /// # Safety
 /// The value at `idx` must be a string (not a number, which `lua_tolstring` would convert).
-unsafe fn string_at<'a>(state: *mut ffi::lua_State, idx: i32) -> &'a [u8] {
+pub(crate) unsafe fn string_at<'a>(state: *mut ffi::lua_State, idx: i32) -> &'a [u8] {
     unsafe {
         let mut len = 0usize;
         let ptr = ffi::lua_tolstring(state, idx, &mut len);

@@ -133,6 +133,9 @@ pub fn core_table(lua: &Lua, cx: Rc<OrmContext>) -> mlua::Result<Table> {
             },
         )?,
     )?;
+    if cx.vendor == Vendor::Sqlite {
+        t.set("fast_get", super::fast::fast_get_function(lua, cx.clone())?)?;
+    }
     let c = cx;
     t.set("vendor", c.vendor.name())?;
     Ok(t)

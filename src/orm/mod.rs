@@ -2,6 +2,7 @@
 //! point of the history, managers, querysets and instances.
 
 pub mod core;
+mod fast;
 pub mod meta;
 pub mod query;
 mod reads;

@@ -93,11 +93,23 @@ pub(super) fn select(
 /// when every lookup is a plain field name (get_or_create's shape, and following a foreign
 /// key), and the fields its values are converted with, in the order of the sorted names.
 pub struct Lookup {
-    sql: crate::db::PreparedSql,
+    pub(super) sql: crate::db::PreparedSql,
     /// The one table it reads.
-    table: String,
-    params: Vec<(crate::fields::Field, String)>,
-    fields: Vec<crate::fields::Field>,
+    pub(super) table: String,
+    /// The field each value is converted for, and its name for messages, in name order.
+    pub(super) params: Vec<(crate::fields::Field, String)>,
+    pub(super) fields: Vec<crate::fields::Field>,
+}
+
+/// The key of a compiled lookup in [`OrmContext::lookups`]: the model and its names, sorted.
+pub(super) fn lookup_key<'a>(model: &str, sorted_names: impl Iterator<Item = &'a str>) -> String {
+    let mut key = String::with_capacity(64);
+    key.push_str(model);
+    for name in sorted_names {
+        key.push('\0');
+        key.push_str(name);
+    }
+    key
 }
 
 /// Up to 21 rows matching `kwargs` (names without `__`, values neither NULL nor tables),
@@ -120,12 +132,7 @@ pub(super) fn lookup(
         return Ok(LuaValue::Nil);
     }
     pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut cache_key = String::with_capacity(64);
-    cache_key.push_str(key);
-    for (name, _) in &pairs {
-        cache_key.push('\0');
-        cache_key.push_str(name);
-    }
+    let cache_key = lookup_key(key, pairs.iter().map(|(name, _)| name.as_str()));
     let cached = cx.lookups.borrow().get(&cache_key).cloned();
     let compiled = match cached {
         Some(c) => c,

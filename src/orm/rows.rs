@@ -1,7 +1,7 @@
 //! Query results handed to Lua: rows as arrays of values, or as model instances, built
 //! on Lua's stack in one protected call.
 
-use mlua::{Lua, Table, Value as LuaValue};
+use mlua::{Lua, Table, Value as LuaValue, ffi};
 
 use crate::fields::FieldKind;
 use crate::value::Value;
@@ -45,7 +45,6 @@ impl OrmContext {
         } else {
             LuaValue::Table(lua.create_sequence_from(converted)?)
         };
-        let width = fields.len();
         let instances = instance_mt.is_some();
         let mt = instance_mt.map_or(LuaValue::Nil, LuaValue::Table);
         // SAFETY: the closure runs in protected mode (a Lua error unwinds to mlua's pcall) and
@@ -53,35 +52,13 @@ impl OrmContext {
         // table it leaves, and checks room for the few slots it uses.
         unsafe {
             lua.exec_raw::<Table>((mt, converted), |state| {
-                use mlua::ffi;
                 // Stack: 1 = instance metatable or nil, 2 = converted values or nil (none).
                 ffi::luaL_checkstack(state, 8, c"rows".as_ptr());
                 ffi::lua_createtable(state, cells.len() as i32, 0);
                 for (i, row) in cells.iter().enumerate() {
-                    // An instance is its own value array (`__v` points back at it), with
-                    // room for `__v` and the related-object cache that assigning a foreign
-                    // key adds: one table per row, and no rehash on that assignment.
-                    ffi::lua_createtable(state, width as i32, if instances { 2 } else { 0 });
-                    for (j, cell) in row.iter().enumerate() {
-                        match cell {
-                            Cell::Nil => continue,
-                            Cell::Bool(b) => ffi::lua_pushboolean(state, *b as i32),
-                            Cell::Int(n) => ffi::lua_pushinteger(state, *n),
-                            Cell::Num(n) => ffi::lua_pushnumber(state, *n),
-                            Cell::Bytes(b) => {
-                                ffi::lua_pushlstring(state, b.as_ptr().cast(), b.len());
-                            }
-                            Cell::Converted(k) => {
-                                ffi::lua_rawgeti(state, 2, *k as ffi::lua_Integer);
-                            }
-                        }
-                        ffi::lua_rawseti(state, -2, (j + 1) as ffi::lua_Integer);
-                    }
-                    if instances {
-                        ffi::lua_pushvalue(state, -1);
-                        ffi::lua_setfield(state, -2, c"__v".as_ptr());
-                        ffi::lua_pushvalue(state, 1);
-                        ffi::lua_setmetatable(state, -2);
+                    match instances {
+                        true => push_instance(state, row, 1),
+                        false => push_row(state, row, 0),
                     }
                     ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
                 }
@@ -92,9 +69,51 @@ impl OrmContext {
     }
 }
 
+/// Pushes one row as an array of its values; `hash_room` reserves room for named keys.
+/// Converted values are taken from the table at stack index 2.
+///
+/// # Safety
+/// Room for two more stack slots; a Lua memory error while building unwinds past the caller.
+unsafe fn push_row(state: *mut ffi::lua_State, row: &[Cell], hash_room: i32) {
+    unsafe {
+        ffi::lua_createtable(state, row.len() as i32, hash_room);
+        for (j, cell) in row.iter().enumerate() {
+            match cell {
+                Cell::Nil => continue,
+                Cell::Bool(b) => ffi::lua_pushboolean(state, *b as i32),
+                Cell::Int(n) => ffi::lua_pushinteger(state, *n),
+                Cell::Num(n) => ffi::lua_pushnumber(state, *n),
+                Cell::Bytes(b) => {
+                    ffi::lua_pushlstring(state, b.as_ptr().cast(), b.len());
+                }
+                Cell::Converted(k) => {
+                    ffi::lua_rawgeti(state, 2, *k as ffi::lua_Integer);
+                }
+            }
+            ffi::lua_rawseti(state, -2, (j + 1) as ffi::lua_Integer);
+        }
+    }
+}
+
+/// Pushes one row as a model instance: the row itself, with the metatable found at stack
+/// index `mt` and `__v` pointing back at it (room is left for `__v` and the related-object
+/// cache that assigning a foreign key adds, so that assignment does not rehash).
+///
+/// # Safety
+/// As [`push_row`]; `mt` must be a valid absolute stack index holding a table.
+pub(super) unsafe fn push_instance(state: *mut ffi::lua_State, row: &[Cell], mt: i32) {
+    unsafe {
+        push_row(state, row, 2);
+        ffi::lua_pushvalue(state, -1);
+        ffi::lua_setfield(state, -2, c"__v".as_ptr());
+        ffi::lua_pushvalue(state, mt);
+        ffi::lua_setmetatable(state, -2);
+    }
+}
+
 /// One value of a row on its way to Lua: native to Lua, or the 1-based position of a value
 /// converted beforehand.
-enum Cell<'a> {
+pub(super) enum Cell<'a> {
     Nil,
     Bool(bool),
     Int(i64),
@@ -105,7 +124,7 @@ enum Cell<'a> {
 
 impl<'a> Cell<'a> {
     /// `v` as Lua sees it when no conversion is needed (see [`from_db`]), else None.
-    fn native(field: &crate::fields::Field, v: &'a Value) -> Option<Cell<'a>> {
+    pub(super) fn native(field: &crate::fields::Field, v: &'a Value) -> Option<Cell<'a>> {
         use FieldKind::*;
         match (field.kind, v) {
             (_, Value::Null) => Some(Cell::Nil),

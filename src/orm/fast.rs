@@ -1,0 +1,135 @@
+//! The fast path of `get{...}` and `get_or_create{...}` on SQLite: a Lua C function that
+//! answers a lookup from the results SQLite keeps within a transaction (see
+//! `db::read_cache`), building the instance straight on Lua's stack, with none of mlua's
+//! call machinery, Lua-side helpers or a rows array in between.
+//!
+//! It answers only when everything is known already: a lookup of plain `name = value` pairs
+//! compiled before, values that convert by copying, an answer kept for exactly those
+//! values, with exactly one row whose values Lua holds natively. Otherwise it returns
+//! nothing, and the general path runs (compiling, querying, keeping the answer, raising
+//! errors) as it always does. So it never raises, and never differs from the general path
+//! in what it returns.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+
+use mlua::{Function, Lua, ffi};
+
+use crate::lua::plain::{Slot, string_at, value_at};
+
+use super::core::OrmContext;
+use super::reads::lookup_key;
+use super::rows::{Cell, push_instance};
+use super::values::plain_to_db;
+
+/// `fast_get(model_key, kwargs, instance_mt)`: the one instance the lookup finds, or nil.
+/// The context travels as the function's upvalue, in a userdata that drops it when Lua
+/// collects the function.
+pub fn fast_get_function(lua: &Lua, cx: Rc<OrmContext>) -> mlua::Result<Function> {
+    let mut cx = Some(cx);
+    // SAFETY: protected mode; the userdata is written before anything else can run, and its
+    // metatable's __gc drops exactly that value once.
+    unsafe {
+        lua.exec_raw::<Function>((), |state| {
+            let slot = ffi::lua_newuserdatauv(state, size_of::<Rc<OrmContext>>(), 0)
+                .cast::<Rc<OrmContext>>();
+            if let Some(cx) = cx.take() {
+                slot.write(cx);
+            }
+            ffi::lua_createtable(state, 0, 1);
+            ffi::lua_pushcfunction(state, drop_context);
+            ffi::lua_setfield(state, -2, c"__gc".as_ptr());
+            ffi::lua_setmetatable(state, -2);
+            ffi::lua_pushcclosure(state, fast_get, 1);
+        })
+    }
+}
+
+unsafe extern "C-unwind" fn drop_context(state: *mut ffi::lua_State) -> i32 {
+    // SAFETY: called by Lua's collector once, on the userdata `fast_get_function` wrote.
+    unsafe {
+        let slot = ffi::lua_touserdata(state, 1).cast::<Rc<OrmContext>>();
+        if !slot.is_null() {
+            slot.drop_in_place();
+        }
+    }
+    0
+}
+
+unsafe extern "C-unwind" fn fast_get(state: *mut ffi::lua_State) -> i32 {
+    // A panic must not cross into Lua; it only means "no answer here".
+    let found = catch_unwind(AssertUnwindSafe(|| unsafe { answer(state) })).unwrap_or(false);
+    if !found {
+        unsafe { ffi::lua_pushnil(state) };
+    }
+    1
+}
+
+/// Pushes the instance and returns true, or pushes nothing and returns false.
+///
+/// # Safety
+/// Called from Lua as `fast_get` with its upvalue. The Rust values alive while the instance
+/// is built own no Lua state, so a Lua memory error unwinding past them only leaks them.
+unsafe fn answer(state: *mut ffi::lua_State) -> bool {
+    unsafe {
+        let cx = &*ffi::lua_touserdata(state, ffi::lua_upvalueindex(1)).cast::<Rc<OrmContext>>();
+        if ffi::lua_type(state, 1) != ffi::LUA_TSTRING
+            || ffi::lua_type(state, 2) != ffi::LUA_TTABLE
+            || ffi::lua_type(state, 3) != ffi::LUA_TTABLE
+        {
+            return false;
+        }
+        let Ok(model) = std::str::from_utf8(string_at(state, 1)) else {
+            return false;
+        };
+        // The pairs: names are borrowed from the table's keys, which stay alive with it.
+        let mut pairs = Vec::with_capacity(4);
+        let mut plain = true;
+        ffi::luaL_checkstack(state, 6, c"fast_get".as_ptr());
+        ffi::lua_pushnil(state);
+        while ffi::lua_next(state, 2) != 0 {
+            if plain {
+                let name = match ffi::lua_type(state, -2) {
+                    ffi::LUA_TSTRING => std::str::from_utf8(string_at(state, -2)).ok(),
+                    _ => None,
+                };
+                match (name, value_at(state, -1)) {
+                    (Some(name), Slot::Plain(v)) if !name.contains("__") => pairs.push((name, v)),
+                    _ => plain = false,
+                }
+            }
+            ffi::lua_pop(state, 1);
+        }
+        if !plain || pairs.is_empty() {
+            return false;
+        }
+        pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let key = lookup_key(model, pairs.iter().map(|(name, _)| *name));
+        let Some(compiled) = cx.lookups.borrow().get(&key).cloned() else {
+            return false;
+        };
+        let mut params = Vec::with_capacity(pairs.len());
+        for ((field, _), (_, v)) in compiled.params.iter().zip(&pairs) {
+            match plain_to_db(field, v) {
+                Some(value) => params.push(value),
+                None => return false,
+            }
+        }
+        let Some(rows) = cx.db.kept_answer(&compiled.table, &compiled.sql, &params) else {
+            return false;
+        };
+        let [row] = rows.rows.as_slice() else {
+            return false;
+        };
+        let cells: Option<Vec<Cell>> = row
+            .iter()
+            .zip(&compiled.fields)
+            .map(|(v, f)| Cell::native(f, v))
+            .collect();
+        let Some(cells) = cells else {
+            return false;
+        };
+        push_instance(state, &cells, 3);
+        true
+    }
+}
