@@ -118,9 +118,16 @@ pub fn core_table(lua: &Lua, cx: Rc<OrmContext>) -> mlua::Result<Table> {
         "updater",
         lua.create_function(
             move |lua, (key, names, batched): (String, Option<Vec<String>>, Option<bool>)| {
-                let updater = RowUpdater::new(&c, &key, names, batched.unwrap_or(false))?;
-                let db = c.db.clone();
-                lua.create_function(move |lua, values: Table| updater.run(lua, &db, &values))
+                let updater = Rc::new(RowUpdater::new(&c, &key, names, batched.unwrap_or(false))?);
+                let (general, db) = (updater.clone(), c.db.clone());
+                let general =
+                    lua.create_function(move |lua, values: Table| general.run(lua, &db, &values))?;
+                match c.vendor {
+                    Vendor::Sqlite => {
+                        super::save::fast_updater(lua, updater, c.db.clone(), general)
+                    }
+                    Vendor::Postgres => Ok(general),
+                }
             },
         )?,
     )?;

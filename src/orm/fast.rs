@@ -26,34 +26,43 @@ use super::values::plain_to_db;
 /// The context travels as the function's upvalue, in a userdata that drops it when Lua
 /// collects the function.
 pub fn fast_get_function(lua: &Lua, cx: Rc<OrmContext>) -> mlua::Result<Function> {
-    let mut cx = Some(cx);
-    // SAFETY: protected mode; the userdata is written before anything else can run, and its
-    // metatable's __gc drops exactly that value once.
+    // SAFETY: protected mode; see `push_owned`.
     unsafe {
         lua.exec_raw::<Function>((), |state| {
-            let slot = ffi::lua_newuserdatauv(state, size_of::<Rc<OrmContext>>(), 0)
-                .cast::<Rc<OrmContext>>();
-            if let Some(cx) = cx.take() {
-                slot.write(cx);
-            }
-            ffi::lua_createtable(state, 0, 1);
-            ffi::lua_pushcfunction(state, drop_context);
-            ffi::lua_setfield(state, -2, c"__gc".as_ptr());
-            ffi::lua_setmetatable(state, -2);
+            push_owned(state, cx);
             ffi::lua_pushcclosure(state, fast_get, 1);
         })
     }
 }
 
-unsafe extern "C-unwind" fn drop_context(state: *mut ffi::lua_State) -> i32 {
-    // SAFETY: called by Lua's collector once, on the userdata `fast_get_function` wrote.
-    unsafe {
-        let slot = ffi::lua_touserdata(state, 1).cast::<Rc<OrmContext>>();
-        if !slot.is_null() {
-            slot.drop_in_place();
+/// Pushes a userdata owning `value`, dropped by the userdata's `__gc` when Lua collects it:
+/// how a Lua C function carries Rust values as an upvalue.
+///
+/// # Safety
+/// Room for two stack slots. If Lua fails to allocate (and unwinds), `value` is leaked,
+/// never dropped twice.
+pub(super) unsafe fn push_owned<T>(state: *mut ffi::lua_State, value: T) {
+    unsafe extern "C-unwind" fn drop_owned<T>(state: *mut ffi::lua_State) -> i32 {
+        // SAFETY: called by Lua's collector once, on a userdata `push_owned::<T>` wrote.
+        unsafe {
+            let slot = ffi::lua_touserdata(state, 1).cast::<T>();
+            if !slot.is_null() {
+                slot.drop_in_place();
+            }
         }
+        0
     }
-    0
+    // Lua aligns userdata memory for doubles, pointers and integers (8 bytes here).
+    const { assert!(align_of::<T>() <= 8) };
+    let value = std::mem::ManuallyDrop::new(value);
+    unsafe {
+        let slot = ffi::lua_newuserdatauv(state, size_of::<T>(), 0).cast::<T>();
+        slot.write(std::mem::ManuallyDrop::into_inner(value));
+        ffi::lua_createtable(state, 0, 1);
+        ffi::lua_pushcfunction(state, drop_owned::<T>);
+        ffi::lua_setfield(state, -2, c"__gc".as_ptr());
+        ffi::lua_setmetatable(state, -2);
+    }
 }
 
 unsafe extern "C-unwind" fn fast_get(state: *mut ffi::lua_State) -> i32 {

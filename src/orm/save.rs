@@ -3,9 +3,12 @@
 
 use std::rc::Rc;
 
-use mlua::{Lua, Table, Value as LuaValue};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use mlua::{Lua, Table, Value as LuaValue, ffi};
 
 use crate::db::{Database, Vendor, quote_name};
+use crate::lua::plain::{Slot, value_at};
 use crate::value::Value;
 
 use super::core::{OrmContext, db_err, rt};
@@ -23,6 +26,8 @@ pub(super) struct RowUpdater {
     slots: Vec<(usize, crate::fields::Field, String)>,
     pk_slot: usize,
     pk: crate::fields::Field,
+    /// The slots a run reads: every written one, then the key's.
+    read: Vec<usize>,
     label: String,
     /// On PostgreSQL, rows are queued and sent in batches (see [`crate::db::batch`]); a
     /// full `save()`'s batch inserts the rows it does not find.
@@ -91,9 +96,15 @@ impl RowUpdater {
             true => batch_shape(cx, &m.table, &pk_column, &columns, sql.clone(), full)?,
             false => None,
         };
+        let read = slots
+            .iter()
+            .map(|(slot, _, _)| *slot)
+            .chain([m.pk + 1])
+            .collect();
         Ok(RowUpdater {
             sql,
             table: m.table.clone(),
+            read,
             slots,
             pk_slot: m.pk + 1,
             pk: pk.field.clone(),
@@ -109,14 +120,8 @@ impl RowUpdater {
         }
         let vendor = db.vendor;
         // Every slot, then the key, read in one pass.
-        let read: Vec<usize> = self
-            .slots
-            .iter()
-            .map(|(slot, _, _)| *slot)
-            .chain([self.pk_slot])
-            .collect();
-        let got = crate::lua::plain::slots(lua, values, &read)?;
-        let mut params = Vec::with_capacity(read.len());
+        let got = crate::lua::plain::slots(lua, values, &self.read)?;
+        let mut params = Vec::with_capacity(self.read.len());
         for ((slot, field, name), got) in self.slots.iter().zip(&got) {
             params.push(if field.auto_now {
                 now_for(field.kind)
@@ -135,6 +140,101 @@ impl RowUpdater {
         db.execute_prepared_writing(&self.table, &self.sql, &params)
             .map(|n| n as i64)
             .map_err(|e| rt(format!("{}: {e}", crate::lua::vm::user_location(lua))))
+    }
+}
+
+impl RowUpdater {
+    /// The statement's parameters from the slots [`RowUpdater::read`] names, when every
+    /// value converts by copying (see [`plain_to_db`]); None sends the row the general way.
+    fn plain_params(&self, got: &[Slot]) -> Option<Vec<Value>> {
+        let (written, key) = got.split_at(self.slots.len());
+        let mut params = Vec::with_capacity(got.len());
+        for ((_, field, _), got) in self.slots.iter().zip(written) {
+            params.push(match got {
+                _ if field.auto_now => now_for(field.kind),
+                got => plain_value(field, got)?,
+            });
+        }
+        params.push(plain_value(&self.pk, key.first()?)?);
+        Some(params)
+    }
+}
+
+/// A slot's value for `field` when it converts by copying.
+fn plain_value(field: &crate::fields::Field, got: &Slot) -> Option<Value> {
+    match got {
+        Slot::Nil => Some(Value::Null),
+        Slot::Plain(p) => plain_to_db(field, p),
+        Slot::Other => None,
+    }
+}
+
+/// `updater` on SQLite: a Lua C function that writes a row whose values all convert by
+/// copying straight from its slots on Lua's stack, and hands any other row, and any row the
+/// database refuses, to `general` (the mlua function that converts, words errors and
+/// raises them; a refused UPDATE changed nothing, so running it again there is safe).
+pub(super) fn fast_updater(
+    lua: &Lua,
+    updater: Rc<RowUpdater>,
+    db: Rc<Database>,
+    general: mlua::Function,
+) -> mlua::Result<mlua::Function> {
+    // SAFETY: protected mode, `general` at index 1; see `push_owned`.
+    unsafe {
+        lua.exec_raw::<mlua::Function>(general, |state| {
+            super::fast::push_owned(state, (updater, db));
+            ffi::lua_pushvalue(state, 1);
+            ffi::lua_pushcclosure(state, fast_update, 2);
+            // The closure is the one value handed back.
+            ffi::lua_replace(state, 1);
+            ffi::lua_settop(state, 1);
+        })
+    }
+}
+
+unsafe extern "C-unwind" fn fast_update(state: *mut ffi::lua_State) -> i32 {
+    // A panic must not cross into Lua; it only means "the general way".
+    let written = catch_unwind(AssertUnwindSafe(|| unsafe { write_plain(state) }));
+    // SAFETY: Lua calls this with its two upvalues; nothing Rust owns is alive below when
+    // the general function is called (and may raise).
+    unsafe {
+        if let Ok(Some(n)) = written {
+            ffi::lua_pushinteger(state, n);
+            return 1;
+        }
+        ffi::lua_settop(state, 1);
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(2));
+        ffi::lua_insert(state, 1);
+        ffi::lua_call(state, 1, 1);
+    }
+    1
+}
+
+/// The rows changed, or None for the general way.
+///
+/// # Safety
+/// Called from `fast_update` with its upvalues; argument 1 is the row's value table.
+unsafe fn write_plain(state: *mut ffi::lua_State) -> Option<i64> {
+    unsafe {
+        let (updater, db) = &*ffi::lua_touserdata(state, ffi::lua_upvalueindex(1))
+            .cast::<(Rc<RowUpdater>, Rc<Database>)>();
+        if ffi::lua_type(state, 1) != ffi::LUA_TTABLE || updater.batch.is_some() {
+            return None;
+        }
+        if updater.slots.is_empty() {
+            return Some(1);
+        }
+        ffi::luaL_checkstack(state, 2, c"save".as_ptr());
+        let mut got = Vec::with_capacity(updater.read.len());
+        for &slot in &updater.read {
+            ffi::lua_rawgeti(state, 1, slot as ffi::lua_Integer);
+            got.push(value_at(state, -1));
+            ffi::lua_pop(state, 1);
+        }
+        let params = updater.plain_params(&got)?;
+        db.execute_prepared_writing(&updater.table, &updater.sql, &params)
+            .ok()
+            .map(|n| n as i64)
     }
 }
 
