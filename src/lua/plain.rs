@@ -49,31 +49,53 @@ pub fn pairs(
     table: &Table,
     accept: impl Fn(&str) -> bool,
 ) -> mlua::Result<Option<Vec<(String, Plain)>>> {
-    let mut out = Vec::with_capacity(4);
-    let mut plain = true;
-    // SAFETY: the closure runs in protected mode with the table at index 1. It only reads:
-    // `lua_next` over a table left unchanged, and `lua_tolstring` only on values that are
-    // strings already (on a number it would convert the key in place and break the walk).
-    // Nothing it holds needs dropping if Lua raised an error.
+    let mut out = None;
+    // SAFETY: protected mode, the table at index 1; see `pairs_at`. The names are copied
+    // before the table can go.
     unsafe {
         lua.exec_raw::<()>(table, |state| {
-            ffi::lua_pushnil(state);
-            while ffi::lua_next(state, 1) != 0 {
-                if plain {
-                    let name = match ffi::lua_type(state, -2) {
-                        ffi::LUA_TSTRING => std::str::from_utf8(string_at(state, -2)).ok(),
-                        _ => None,
-                    };
-                    match (name.filter(|n| accept(n)), value_at(state, -1)) {
-                        (Some(name), Slot::Plain(v)) => out.push((name.to_string(), v)),
-                        _ => plain = false,
-                    }
-                }
-                ffi::lua_pop(state, 1);
-            }
+            out = pairs_at(state, 1, &accept).map(|pairs| {
+                pairs
+                    .into_iter()
+                    .map(|(name, v)| (name.to_string(), v))
+                    .collect()
+            });
         })?;
     }
-    Ok(plain.then_some(out))
+    Ok(out)
+}
+
+/// [`pairs`] of the table at stack index `idx`, its names borrowed from the table's keys.
+///
+/// # Safety
+/// `idx` must be an absolute index holding a table, left unchanged while the names are in
+/// use (they live as long as it does). The walk needs two free stack slots. It only reads:
+/// `lua_next` over an unchanged table, and `lua_tolstring` only on values that are strings
+/// already (on a number it would convert the key in place and break the walk).
+pub(crate) unsafe fn pairs_at<'a>(
+    state: *mut ffi::lua_State,
+    idx: i32,
+    accept: &dyn Fn(&str) -> bool,
+) -> Option<Vec<(&'a str, Plain)>> {
+    let mut out = Vec::with_capacity(4);
+    let mut plain = true;
+    unsafe {
+        ffi::lua_pushnil(state);
+        while ffi::lua_next(state, idx) != 0 {
+            if plain {
+                let name = match ffi::lua_type(state, -2) {
+                    ffi::LUA_TSTRING => std::str::from_utf8(string_at(state, -2)).ok(),
+                    _ => None,
+                };
+                match (name.filter(|n| accept(n)), value_at(state, -1)) {
+                    (Some(name), Slot::Plain(v)) => out.push((name, v)),
+                    _ => plain = false,
+                }
+            }
+            ffi::lua_pop(state, 1);
+        }
+    }
+    plain.then_some(out)
 }
 
 /// `table[i]` for each 1-based `i` of `indexes`, raw (no metamethods).

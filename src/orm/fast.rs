@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use mlua::{Function, Lua, ffi};
 
-use crate::lua::plain::{Slot, string_at, value_at};
+use crate::lua::plain::{pairs_at, string_at};
 
 use super::core::OrmContext;
 use super::reads::lookup_key;
@@ -92,24 +92,11 @@ unsafe fn answer(state: *mut ffi::lua_State) -> bool {
             return false;
         };
         // The pairs: names are borrowed from the table's keys, which stay alive with it.
-        let mut pairs = Vec::with_capacity(4);
-        let mut plain = true;
         ffi::luaL_checkstack(state, 6, c"fast_get".as_ptr());
-        ffi::lua_pushnil(state);
-        while ffi::lua_next(state, 2) != 0 {
-            if plain {
-                let name = match ffi::lua_type(state, -2) {
-                    ffi::LUA_TSTRING => std::str::from_utf8(string_at(state, -2)).ok(),
-                    _ => None,
-                };
-                match (name, value_at(state, -1)) {
-                    (Some(name), Slot::Plain(v)) if !name.contains("__") => pairs.push((name, v)),
-                    _ => plain = false,
-                }
-            }
-            ffi::lua_pop(state, 1);
-        }
-        if !plain || pairs.is_empty() {
+        let Some(mut pairs) = pairs_at(state, 2, &|name| !name.contains("__")) else {
+            return false;
+        };
+        if pairs.is_empty() {
             return false;
         }
         pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
