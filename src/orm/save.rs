@@ -193,12 +193,15 @@ pub(super) fn fast_updater(
 }
 
 unsafe extern "C-unwind" fn fast_update(state: *mut ffi::lua_State) -> i32 {
-    // A panic must not cross into Lua; it only means "the general way".
-    let written = catch_unwind(AssertUnwindSafe(|| unsafe { write_plain(state) }));
+    // A panic must not cross into Lua; it only means "the general way" (and its payload is
+    // dropped here, before the general function may raise).
+    let written = catch_unwind(AssertUnwindSafe(|| unsafe { write_plain(state) }))
+        .ok()
+        .flatten();
     // SAFETY: Lua calls this with its two upvalues; nothing Rust owns is alive below when
     // the general function is called (and may raise).
     unsafe {
-        if let Ok(Some(n)) = written {
+        if let Some(n) = written {
             ffi::lua_pushinteger(state, n);
             return 1;
         }
