@@ -1110,6 +1110,11 @@ fn foreign_keys_load_related_raw_key_and_assign_instances(env: &Env) {
   check(o.customer_id, 2, "raw key")
   check(o.customer.name, "Bob", "related row")
   check(o.customer.pk, 2, "related pk")
+  schema_editor:execute("UPDATE shop_customer SET name = 'Robert' WHERE id = 2")
+  check(o.customer.name, "Bob", "the related instance is kept, as Django's is")
+  o:refresh_from_db()
+  check(o.customer.name, "Robert", "refresh_from_db forgets it")
+  schema_editor:execute("UPDATE shop_customer SET name = 'Bob' WHERE id = 2")
   check(Order.objects:get { pk = 5 }.customer, nil, "NULL foreign key reads nil")
   local carol = Customer.objects:get { name = "Carol" }
   o.customer = carol

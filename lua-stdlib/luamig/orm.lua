@@ -482,6 +482,12 @@ function orm.new(core, apps)
     local index, fields = meta.index, meta.fields
     local pk_i = index[meta.pk]
     mt.__pk_i = pk_i
+    -- The related instance a foreign key last gave or took is kept on the instance itself,
+    -- under a key no field can have ("__" is not allowed in field names).
+    local cache_keys = {}
+    for _, f in ipairs(fields) do
+      if f.fk then cache_keys[f.name] = "__c_" .. f.name end
+    end
 
     mt.__index = function(obj, key)
       local m = methods[key]
@@ -494,12 +500,12 @@ function orm.new(core, apps)
         if f.fk and key == f.name then
           local id = v[i]
           if id == nil then return nil end
-          local cache = rawget(obj, "__cache")
-          if cache and cache[key] and cache[key].pk == id then return cache[key] end
+          local ck = cache_keys[key]
+          local cached = rawget(obj, ck)
+          if cached ~= nil and cached.pk == id then return cached end
           local target = get_model_by_key(f.fk)
           local related = target.objects:get { pk = id }
-          if not cache then cache = {}; rawset(obj, "__cache", cache) end
-          cache[key] = related
+          rawset(obj, ck, related)
           return related
         end
         return v[i]
@@ -534,9 +540,7 @@ function orm.new(core, apps)
           id = value.__v[vmt.__pk_i]
         end
         rawset(v, i, id)
-        local cache = rawget(obj, "__cache")
-        if not cache then cache = {}; rawset(obj, "__cache", cache) end
-        cache[key] = value
+        rawset(obj, cache_keys[key], value)
         return
       end
       rawset(v, i, value)
@@ -606,7 +610,7 @@ function orm.new(core, apps)
     function methods:refresh_from_db()
       local fresh = model.objects:get { pk = self.pk }
       rawset(self, "__v", fresh.__v)
-      rawset(self, "__cache", nil)
+      for _, ck in pairs(cache_keys) do rawset(self, ck, nil) end
     end
 
     --- An unsaved instance: Order.new{ title = "x" } (also Order{ ... }).
