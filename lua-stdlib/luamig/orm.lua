@@ -545,6 +545,16 @@ function orm.new(core, apps)
       end
       rawset(v, i, value)
     end
+    -- The common accesses (methods, fields, keys, assigning a field or a foreign key) run
+    -- as C functions that fall back on the two functions above for everything else.
+    local plain_slots, fk_slots = {}, {}
+    for i, f in ipairs(fields) do
+      if f.fk then fk_slots[f.name] = i else plain_slots[f.name] = i end
+      plain_slots[f.attname] = i
+    end
+    mt.__index, mt.__newindex = core.instance_metamethods(methods, plain_slots, fk_slots,
+      cache_keys, pk_i, NULL, mt.__index, mt.__newindex)
+
     mt.__tostring = function(obj)
       return meta.name .. " object (" .. tostring(obj.__v[pk_i]) .. ")"
     end

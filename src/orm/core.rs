@@ -143,6 +143,26 @@ pub fn core_table(lua: &Lua, cx: Rc<OrmContext>) -> mlua::Result<Table> {
     if cx.vendor == Vendor::Sqlite {
         t.set("fast_get", super::fast::fast_get_function(lua, cx.clone())?)?;
     }
+    t.set(
+        "instance_metamethods",
+        lua.create_function(
+            |lua,
+             (methods, slots, fks, cache_keys, pk, null, index, newindex): (
+                Table,
+                Table,
+                Table,
+                Table,
+                i64,
+                Table,
+                mlua::Function,
+                mlua::Function,
+            )| {
+                super::instance::metamethods(
+                    lua, methods, slots, fks, cache_keys, pk, null, index, newindex,
+                )
+            },
+        )?,
+    )?;
     let c = cx;
     t.set("vendor", c.vendor.name())?;
     Ok(t)

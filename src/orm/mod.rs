@@ -3,6 +3,7 @@
 
 pub mod core;
 mod fast;
+mod instance;
 pub mod meta;
 pub mod query;
 mod reads;
