@@ -96,17 +96,7 @@ unsafe extern "C-unwind" fn instance_index(state: *mut ffi::lua_State) -> i32 {
                     return 1;
                 }
                 ffi::lua_pop(state, 1);
-                let slot = if is_pk(state) {
-                    Some(ffi::lua_tointeger(state, ffi::lua_upvalueindex(3)))
-                } else if lookup_key(state, 2) == ffi::LUA_TNUMBER {
-                    let slot = ffi::lua_tointeger(state, -1);
-                    ffi::lua_pop(state, 1);
-                    Some(slot)
-                } else {
-                    ffi::lua_pop(state, 1);
-                    None
-                };
-                if let Some(slot) = slot {
+                if let Some(slot) = plain_slot(state, 2, 3) {
                     push_values(state, 1);
                     ffi::lua_rawgeti(state, -1, slot);
                     return 1;
@@ -132,17 +122,7 @@ unsafe extern "C-unwind" fn instance_newindex(state: *mut ffi::lua_State) -> i32
             || ffi::lua_rawequal(state, 3, ffi::lua_upvalueindex(5)) != 0;
         match ffi::lua_type(state, 2) {
             ffi::LUA_TSTRING => {
-                let slot = if is_pk(state) {
-                    Some(ffi::lua_tointeger(state, ffi::lua_upvalueindex(4)))
-                } else if lookup_key(state, 1) == ffi::LUA_TNUMBER {
-                    let slot = ffi::lua_tointeger(state, -1);
-                    ffi::lua_pop(state, 1);
-                    Some(slot)
-                } else {
-                    ffi::lua_pop(state, 1);
-                    None
-                };
-                if let Some(slot) = slot {
+                if let Some(slot) = plain_slot(state, 1, 4) {
                     set_slot(state, slot, value_is_nil);
                     return 0;
                 }
@@ -171,9 +151,18 @@ unsafe extern "C-unwind" fn instance_newindex(state: *mut ffi::lua_State) -> i32
     }
 }
 
-/// Whether the key (stack index 2, a string) is `"pk"`.
-unsafe fn is_pk(state: *mut ffi::lua_State) -> bool {
-    unsafe { crate::lua::plain::string_at(state, 2) == b"pk" }
+/// The slot of the key (stack index 2, a string): the key's slot (upvalue `pk_up`) for
+/// `"pk"`, else the plain slot found in upvalue `slots_up`, else None.
+unsafe fn plain_slot(state: *mut ffi::lua_State, slots_up: i32, pk_up: i32) -> Option<i64> {
+    unsafe {
+        if crate::lua::plain::string_at(state, 2) == b"pk" {
+            return Some(ffi::lua_tointeger(state, ffi::lua_upvalueindex(pk_up)));
+        }
+        let found = lookup_key(state, slots_up) == ffi::LUA_TNUMBER;
+        let slot = found.then(|| ffi::lua_tointeger(state, -1));
+        ffi::lua_pop(state, 1);
+        slot
+    }
 }
 
 /// `__v[slot] = value` (argument 3, or nil for `models.NULL`), raw.
