@@ -32,7 +32,7 @@ impl Vendor {
 }
 
 /// Rows returned by a query, with the column names.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Rows {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Value>>,
@@ -284,10 +284,19 @@ impl Database {
     }
 
     fn run_prepared(&self, sql: &PreparedSql, params: &[Value]) -> Result<u64> {
+        self.with_prepared(sql, |conn, native| conn.execute(native, params))
+    }
+
+    /// Runs `run` on the connection with `sql`'s native text, noting the statement first
+    /// and naming its shown text in an error. Queued row updates are the caller's to send.
+    fn with_prepared<T>(
+        &self,
+        sql: &PreparedSql,
+        run: impl FnOnce(&mut dyn Connection, &str) -> std::result::Result<T, String>,
+    ) -> Result<T> {
         self.note_statement(&sql.shown);
-        self.connection()?
-            .execute(&sql.native, params)
-            .map_err(|e| db_error(&sql.shown, e))
+        let mut conn = self.connection()?;
+        run(&mut **conn, &sql.native).map_err(|e| db_error(&sql.shown, e))
     }
 
     /// Runs several statements separated by `;`, without parameters.
@@ -335,10 +344,7 @@ impl Database {
         if !may_pass {
             self.flush_pending()?;
         }
-        self.note_statement(&sql.shown);
-        self.connection()?
-            .query_cached(table, &sql.native, params)
-            .map_err(|e| db_error(&sql.shown, e))
+        self.with_prepared(sql, |conn, native| conn.query_cached(table, native, params))
     }
 
     /// The answer SQLite keeps for an ORM lookup (see `read_cache`), if any; runs nothing,
@@ -365,10 +371,9 @@ impl Database {
         params: &[Value],
     ) -> Result<u64> {
         self.flush_pending()?;
-        self.note_statement(&sql.shown);
-        self.connection()?
-            .execute_writing(table, &sql.native, params)
-            .map_err(|e| db_error(&sql.shown, e))
+        self.with_prepared(sql, |conn, native| {
+            conn.execute_writing(table, native, params)
+        })
     }
 
     /// [`Database::query_prepared`] for the ORM's row write to `table` (`INSERT ...
@@ -380,17 +385,13 @@ impl Database {
         params: &[Value],
     ) -> Result<Rows> {
         self.flush_pending()?;
-        self.note_statement(&sql.shown);
-        self.connection()?
-            .query_writing(table, &sql.native, params)
-            .map_err(|e| db_error(&sql.shown, e))
+        self.with_prepared(sql, |conn, native| {
+            conn.query_writing(table, native, params)
+        })
     }
 
     fn run_query_prepared(&self, sql: &PreparedSql, params: &[Value]) -> Result<Rows> {
-        self.note_statement(&sql.shown);
-        self.connection()?
-            .query(&sql.native, params)
-            .map_err(|e| db_error(&sql.shown, e))
+        self.with_prepared(sql, |conn, native| conn.query(native, params))
     }
 
     /// Queues a one-row UPDATE of `shape` (see [`batch`]); `location` is where the user's
