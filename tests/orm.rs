@@ -1941,12 +1941,17 @@ fn repeated_lookups_see_every_write_before_them(env: &Env) {
         r#""CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE shop_customer SET city = 'Trigger' WHERE id = 2; RETURN NEW; END $$",
       "CREATE TRIGGER touch AFTER UPDATE ON shop_thing FOR EACH ROW EXECUTE FUNCTION touch()""#,
     );
+    // On PostgreSQL answers are kept only of tables the transaction holds locked.
+    let lock = env.pick(
+        "",
+        r#""LOCK TABLE shop_customer, shop_order IN SHARE MODE""#,
+    );
     checked(
         env,
         &format!(
             r#"
   local transaction = require("luamig.transaction")
-  for _, sql in ipairs {{ {trigger} }} do schema_editor:execute(sql) end
+  for _, sql in ipairs {{ {trigger}, {lock} }} do schema_editor:execute(sql) end
   local function name_of(id) return Customer.objects:get {{ pk = id }}.name end
   check(name_of(1), "Alice", "first read")
   schema_editor:execute("UPDATE shop_customer SET name = 'Alicia' WHERE id = 1")
@@ -2002,13 +2007,18 @@ fn repeated_lookups_see_every_write_before_them(env: &Env) {
     );
 }
 
-/// A lookup asked again (answered from kept results on SQLite) gives a fresh instance each
-/// time, equal to the first in every kind of value, and the same errors for no row or
-/// several.
+/// A lookup asked again (answered from kept results) gives a fresh instance each time,
+/// equal to the first in every kind of value, and the same errors for no row or several.
 fn repeated_lookups_return_fresh_instances_and_the_same_answers(env: &Env) {
+    // On PostgreSQL answers are kept only of tables the transaction holds locked.
+    let lock = env.pick(
+        "",
+        r#"schema_editor:execute("LOCK TABLE shop_thing, shop_customer, shop_order IN SHARE MODE")"#,
+    );
     checked(
         env,
-        r#"
+        &(lock.to_string()
+            + r#"
   local t = Thing.objects:create { i = 7, f = 1.5, b = true, t = "text", d = decimal.new("12.30"),
     day = "2024-02-29", at = "2024-02-29T10:00:00Z", clock = "10:11:12",
     u = "12345678-1234-5678-1234-567812345678", j = { a = { 1, 2 } }, big = 9007199254740993 }
@@ -2038,7 +2048,7 @@ fn repeated_lookups_return_fresh_instances_and_the_same_answers(env: &Env) {
   end
   check(Order.objects:get { pk = 3 }.customer.city, "London", "a followed key")
   check(Order.objects:get { pk = 3 }.customer.city, "London", "followed again")
-"#,
+"#),
     );
 }
 
@@ -2072,6 +2082,91 @@ return migrations.Migration {{ dependencies = {{ {{"shop", "0001_initial"}} }}, 
     assert_eq!(
         env.value("SELECT name FROM shop_customer WHERE id = 1"),
         "Outside"
+    );
+}
+
+/// PostgreSQL keeps a lookup's answer only while the transaction holds the table locked
+/// against other sessions' writes: before that, every lookup reads the table and sees what
+/// another session committed in between (READ COMMITTED); once it is locked (here by
+/// `LOCK TABLE`; usually by the migration's own DDL), a repeated lookup reads it once.
+#[test]
+fn postgres_keeps_lookups_only_of_tables_locked_against_other_writers() {
+    let Some(env) = Env::new(backends::Backend::Postgres) else {
+        return;
+    };
+    shop(&env);
+    // Applied and committed by a run of its own: the next run holds no lock on its tables.
+    env.luamig(&["migrate"]).ok();
+    let outside = format!(
+        "PGOPTIONS='-c lock_timeout=5000' psql '{}' -qc \"UPDATE shop_customer SET name = 'Outside' WHERE id = 1\"",
+        env.url()
+    );
+    env.migration(
+        "shop",
+        "0002_locks",
+        &format!(
+            r#"{HEAD}{PRELUDE}
+local OUTSIDE = [==[{outside}]==]
+return migrations.Migration {{ dependencies = {{ {{"shop", "0001_initial"}} }}, operations = {{
+  migrations.RunLua(function(apps, schema_editor)
+    local Customer = apps.get_model("shop", "Customer")
+    local function reads()
+      return schema_editor:query("SELECT seq_scan + coalesce(idx_scan, 0) AS n FROM pg_stat_xact_user_tables WHERE relname = 'shop_customer'")[1].n
+    end
+    -- Row writes lock the table too, but not against other writers.
+    schema_editor:execute("UPDATE shop_customer SET city = city WHERE id = 3")
+    local before = reads()
+    check(Customer.objects:get {{ pk = 1 }}.name, "Alice", "before")
+    assert(os.execute(OUTSIDE), "the other session wrote")
+    check(Customer.objects:get {{ pk = 1 }}.name, "Outside", "after another session's commit")
+    check(Customer.objects:get {{ pk = 1 }}.name, "Outside", "again")
+    check(reads() - before, 3, "reads of the table while it is not locked")
+
+    schema_editor:execute("LOCK TABLE shop_customer IN SHARE MODE")
+    before = reads()
+    for round = 1, 3 do
+      check(Customer.objects:get {{ pk = 1 }}.name, "Outside", "locked, round " .. round)
+      check(Customer.objects:get_or_create {{ name = "Bob", city = "London" }}.pk, 2, "round " .. round)
+    end
+    check(reads() - before, 2, "reads of the locked table")
+  end, migrations.RunLua.noop),
+}} }}
+"#
+        ),
+    );
+    env.luamig(&["migrate"]).ok();
+    assert_eq!(
+        env.value("SELECT name FROM shop_customer WHERE id = 1"),
+        "Outside"
+    );
+}
+
+/// On PostgreSQL a failed statement aborts the transaction: a lookup after it fails as the
+/// database would have it, even one answered before.
+#[test]
+fn postgres_lookups_after_a_failed_statement_meet_the_aborted_transaction() {
+    let Some(env) = Env::new(backends::Backend::Postgres) else {
+        return;
+    };
+    shop(&env);
+    let run = run_check(
+        &env,
+        r#"
+  schema_editor:execute("LOCK TABLE shop_customer IN SHARE MODE")
+  check(Customer.objects:get { pk = 1 }.name, "Alice", "kept")
+  local failed = pcall(function() return Author.objects:create { id = 1, name = "Twin" } end)
+  check(failed, false, "a duplicate key fails")
+  local ok, e = pcall(function() return Customer.objects:get { pk = 1 } end)
+  error("the lookup after it: " .. tostring(ok) .. ": " .. tostring(e))
+"#,
+    )
+    .fails();
+    let line = run.error_line();
+    assert!(
+        line.contains("the lookup after it: false:")
+            && line.contains("current transaction is aborted"),
+        "{}",
+        run.stderr
     );
 }
 

@@ -267,12 +267,12 @@ function orm.new(core, apps)
       .. " -- it returned " .. (#rows > 20 and "more than 20" or tostring(#rows)) .. "!", level + 1)
   end
 
-  -- SQLite: a lookup on a manager that the engine answered before, and keeps the answer
-  -- of, comes back as the one instance straight away (nil: the general path runs).
+  -- A lookup on a manager that the engine answered before, and keeps the answer of, comes
+  -- back as the one instance straight away (nil: the general path runs).
   local fast_get = core.fast_get
   local function fast(qs, kwargs)
     local model = qs._model
-    if fast_get and kwargs and qs == model.objects then
+    if kwargs and qs == model.objects then
       return fast_get(model._meta.key, kwargs, model._instance_mt)
     end
   end

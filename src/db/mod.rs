@@ -8,6 +8,8 @@ mod read_cache;
 mod sqlite;
 mod sqlite_library;
 
+pub use read_cache::TableFacts;
+
 use std::cell::RefCell;
 
 use crate::error::{Error, Result};
@@ -62,6 +64,16 @@ pub trait Connection {
     fn execute_batch(&mut self, sql: &str) -> std::result::Result<(), String>;
     /// Runs a query with bound parameters.
     fn query(&mut self, sql: &str, params: &[Value]) -> std::result::Result<Rows, String>;
+    /// Runs BEGIN, SAVEPOINT or RELEASE SAVEPOINT, which change no rows and release no
+    /// locks: answers kept by [`Connection::query_cached`] stay.
+    fn execute_control(&mut self, sql: &str) -> std::result::Result<(), String> {
+        self.execute_batch(sql)
+    }
+    /// [`Connection::query`] of a SELECT the ORM compiled from model tables, which writes
+    /// nothing: answers kept by [`Connection::query_cached`] stay.
+    fn query_reading(&mut self, sql: &str, params: &[Value]) -> std::result::Result<Rows, String> {
+        self.query(sql, params)
+    }
     /// [`Connection::execute`] of the ORM's row write, which writes rows of `table` only
     /// (beyond what its triggers do).
     fn execute_writing(
@@ -83,7 +95,7 @@ pub trait Connection {
         self.query(sql, params)
     }
     /// [`Connection::query`] of an ORM lookup reading `table` only, which may be answered
-    /// from results kept while nothing could change them (SQLite; see `read_cache`).
+    /// from results kept while nothing could change them (see `read_cache`).
     fn query_cached(
         &mut self,
         _table: &str,
@@ -102,6 +114,9 @@ pub trait Connection {
     ) -> Option<std::rc::Rc<Rows>> {
         None
     }
+    /// What the read cache knows of `table` (see `read_cache`), asked once while nothing
+    /// could change it.
+    fn table_facts(&mut self, table: &str) -> std::result::Result<TableFacts, String>;
     /// Names of the tables that exist.
     fn table_names(&mut self) -> std::result::Result<Vec<String>, String>;
     /// Column names of a table, in order.
@@ -260,7 +275,7 @@ impl Database {
         let control = self.control.take();
         let mut conn = self.conn.borrow_mut();
         if !control.is_empty() {
-            conn.execute_batch(&control)
+            conn.execute_control(&control)
                 .map_err(|e| db_error(control.trim_end(), e))?;
         }
         Ok(conn)
@@ -310,6 +325,23 @@ impl Database {
 
     /// Runs a query; `%s` placeholders as in [`Database::execute`].
     pub fn query(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        self.run_query(sql, params, |conn, native| conn.query(native, params))
+    }
+
+    /// [`Database::query`] of a SELECT the ORM compiled from model tables, which writes
+    /// nothing (so answers kept for lookups stay).
+    pub fn query_reading(&self, sql: &str, params: &[Value]) -> Result<Rows> {
+        self.run_query(sql, params, |conn, native| {
+            conn.query_reading(native, params)
+        })
+    }
+
+    fn run_query(
+        &self,
+        sql: &str,
+        params: &[Value],
+        run: impl FnOnce(&mut dyn Connection, &str) -> std::result::Result<Rows, String>,
+    ) -> Result<Rows> {
         self.flush_pending()?;
         self.note_statement(sql);
         let mut conn = self.connection()?;
@@ -318,7 +350,7 @@ impl Database {
         } else {
             translate_placeholders(sql, |n| conn.placeholder(n))
         };
-        conn.query(&native, params).map_err(|e| db_error(sql, e))
+        run(&mut **conn, &native).map_err(|e| db_error(sql, e))
     }
 
     /// Runs a query from [`Database::prepare`].
@@ -337,25 +369,31 @@ impl Database {
         sql: &PreparedSql,
         params: &[Value],
     ) -> Result<std::rc::Rc<Rows>> {
-        let may_pass = matches!(
-            &*self.pending.borrow(),
-            Some(p) if p.shape.reads_may_pass && p.shape.table != table
-        );
-        if !may_pass {
+        if !self.reads_may_pass_queue(table) {
             self.flush_pending()?;
         }
         self.with_prepared(sql, |conn, native| conn.query_cached(table, native, params))
     }
 
-    /// The answer SQLite keeps for an ORM lookup (see `read_cache`), if any; runs nothing,
-    /// so a caller without one takes [`Database::query_prepared_reading`].
+    /// Whether a lookup reading only the plain table `table` may run before the queued row
+    /// updates are sent (see [`batch`]): none are queued, or nothing but their own table
+    /// could notice them.
+    fn reads_may_pass_queue(&self, table: &str) -> bool {
+        match &*self.pending.borrow() {
+            None => true,
+            Some(p) => p.shape.reads_may_pass && p.shape.table != table,
+        }
+    }
+
+    /// The answer kept for an ORM lookup (see `read_cache`), if any; runs nothing, so a
+    /// caller without one takes [`Database::query_prepared_reading`].
     pub fn kept_answer(
         &self,
         table: &str,
         sql: &PreparedSql,
         params: &[Value],
     ) -> Option<std::rc::Rc<Rows>> {
-        if !self.control.borrow().is_empty() || self.pending.borrow().is_some() {
+        if !self.control.borrow().is_empty() || !self.reads_may_pass_queue(table) {
             return None;
         }
         self.conn
@@ -371,6 +409,15 @@ impl Database {
         params: &[Value],
     ) -> Result<u64> {
         self.flush_pending()?;
+        self.run_prepared_writing(table, sql, params)
+    }
+
+    fn run_prepared_writing(
+        &self,
+        table: &str,
+        sql: &PreparedSql,
+        params: &[Value],
+    ) -> Result<u64> {
         self.with_prepared(sql, |conn, native| {
             conn.execute_writing(table, native, params)
         })
@@ -459,9 +506,12 @@ impl Database {
                 message: format!("{location}: {e}"),
                 traceback: Vec::new(),
             };
-            let updated = self.run_prepared(&shape.single, params).map_err(at_save)?;
+            let updated = self
+                .run_prepared_writing(&shape.table, &shape.single, params)
+                .map_err(at_save)?;
             if let (0, Some(insert)) = (updated, &shape.insert_missing) {
-                self.run_prepared(insert, params).map_err(at_save)?;
+                self.run_prepared_writing(&shape.table, insert, params)
+                    .map_err(at_save)?;
             }
         }
         Ok(())
@@ -475,16 +525,21 @@ impl Database {
         rows: &[(Vec<Value>, String)],
         params: &[Value],
     ) -> Result<()> {
+        let table = &shape.table;
         let Some(insert) = &shape.insert_missing else {
-            return self.run_prepared(&shape.batch, params).map(|_| ());
+            return self
+                .run_prepared_writing(table, &shape.batch, params)
+                .map(|_| ());
         };
-        let updated = self.run_query_prepared(&shape.batch, params)?;
+        let updated = self.with_prepared(&shape.batch, |conn, native| {
+            conn.query_writing(table, native, params)
+        })?;
         let found: Vec<&Value> = updated.rows.iter().filter_map(|r| r.first()).collect();
         for (row, _) in rows {
             if let Some(key) = row.last()
                 && !found.contains(&key)
             {
-                self.run_prepared(insert, row)?;
+                self.run_prepared_writing(table, insert, row)?;
             }
         }
         Ok(())
@@ -533,6 +588,14 @@ impl Database {
         if !NO_ROWS.iter().any(|k| first.eq_ignore_ascii_case(k)) {
             self.rows_written.set(true);
         }
+    }
+
+    /// Whether `table`'s lookups may be kept and whether writes to it stay inside it (see
+    /// `read_cache`).
+    pub fn table_facts(&self, table: &str) -> Result<TableFacts> {
+        self.connection()?
+            .table_facts(table)
+            .map_err(|e| Error::db(format!("reading what is known of {table}"), e))
     }
 
     /// Names of existing tables.

@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::rc::Rc;
 
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
 use rust_decimal::Decimal;
 
-use super::{Connection, Rows, Vendor};
+use super::read_cache::{ReadCache, TableFacts};
+use super::{Connection, Rows, Vendor, quote_name};
 use crate::error::{Error, Result};
 use crate::settings::DatabaseUrl;
 use crate::value::Value;
@@ -17,7 +19,30 @@ use crate::value::Value;
 pub struct PostgresConnection {
     client: Client,
     statements: HashMap<String, Statement>,
+    /// Lookup results kept while this transaction holds their tables locked against other
+    /// writers (see [`super::read_cache`]).
+    reads: ReadCache,
 }
+
+/// What the read cache needs to know of table `$1` (quoted), as one row of two booleans
+/// (no row: no such table). Lookups of it may be kept: a plain table that this transaction
+/// holds locked in a mode other sessions' INSERT, UPDATE and DELETE wait for (a lock lasts
+/// until the transaction ends or rolls back to a savepoint). Writes to it stay inside: no
+/// trigger or rule, but the internal ones that only check (a foreign key's check or NO
+/// ACTION / RESTRICT, a deferrable unique constraint's recheck; an action such as ON
+/// DELETE CASCADE writes to another table).
+const TABLE_FACTS: &str = "SELECT c.relkind = 'r' AND NOT c.relispartition AND NOT c.relhassubclass \
+         AND NOT c.relrowsecurity \
+         AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'relation' AND l.relation = c.oid \
+             AND l.pid = pg_backend_pid() AND l.granted \
+             AND l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')), \
+     NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT (t.tgisinternal \
+             AND t.tgfoid IN (SELECT p.oid FROM pg_proc p WHERE p.pronamespace = 'pg_catalog'::regnamespace \
+                 AND p.proname IN ('RI_FKey_check_ins', 'RI_FKey_check_upd', 'RI_FKey_noaction_del', \
+                     'RI_FKey_noaction_upd', 'RI_FKey_restrict_del', 'RI_FKey_restrict_upd', \
+                     'unique_key_recheck')))) \
+         AND NOT EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN') \
+     FROM pg_class c WHERE c.oid = to_regclass($1)";
 
 impl PostgresConnection {
     /// Connects; errors name the server without the password.
@@ -97,14 +122,104 @@ impl PostgresConnection {
         Ok(PostgresConnection {
             client,
             statements: HashMap::new(),
+            reads: ReadCache::default(),
         })
+    }
+
+    /// `error` after forgetting every kept answer: an error aborts the transaction, and the
+    /// next statement, a lookup too, must meet that as it would without them.
+    fn failed(&mut self, error: postgres::Error) -> String {
+        self.reads.forget_all();
+        pg_message(error)
+    }
+
+    /// [`Connection::execute`] without forgetting kept answers.
+    fn run(&mut self, sql: &str, params: &[Value]) -> std::result::Result<u64, String> {
+        if params.is_empty() {
+            // Statements without parameters (DDL, BEGIN, ...) go through the simple protocol.
+            return match self.client.batch_execute(sql) {
+                Ok(()) => Ok(0),
+                Err(e) => Err(self.failed(e)),
+            };
+        }
+        let stmt = self.statement(sql)?;
+        let params: Vec<Param> = params.iter().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        match self.client.execute(&stmt, &refs) {
+            Ok(n) => Ok(n),
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    /// [`Connection::query`] without forgetting kept answers.
+    fn fetch(&mut self, sql: &str, params: &[Value]) -> std::result::Result<Rows, String> {
+        let stmt = self.statement(sql)?;
+        let params: Vec<Param> = params.iter().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let rows = match self.client.query(&stmt, &refs) {
+            Ok(rows) => rows,
+            Err(e) => return Err(self.failed(e)),
+        };
+        let columns = stmt
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect::<Vec<_>>();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut values = Vec::with_capacity(columns.len());
+            for i in 0..columns.len() {
+                values.push(read(row, i)?);
+            }
+            out.push(values);
+        }
+        Ok(Rows { columns, rows: out })
+    }
+
+    /// What the read cache knows of `table`, asked once (see [`TABLE_FACTS`]).
+    fn facts_of(&mut self, table: &str) -> std::result::Result<TableFacts, String> {
+        if let Some(facts) = self.reads.facts(table) {
+            return Ok(facts);
+        }
+        let rows = self.fetch(TABLE_FACTS, &[Value::Text(quote_name(table))])?;
+        let flag = |i: usize| {
+            matches!(
+                rows.rows.first().and_then(|r| r.get(i)),
+                Some(Value::Bool(true))
+            )
+        };
+        let facts = TableFacts {
+            keeps_answers: flag(0),
+            writes_stay_inside: flag(1),
+        };
+        self.reads.learn(table, facts);
+        Ok(facts)
+    }
+
+    /// Before the ORM's row write to `table`: forgets the answers it may change, that
+    /// table's when its writes stay inside it, else all.
+    fn forget_written(&mut self, table: &str) -> std::result::Result<(), String> {
+        if self.reads.is_empty() {
+            return Ok(());
+        }
+        if self.facts_of(table)?.writes_stay_inside {
+            self.reads.forget_table(table);
+        } else {
+            self.reads.forget_all();
+        }
+        Ok(())
     }
 
     fn statement(&mut self, sql: &str) -> std::result::Result<Statement, String> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.client.prepare(sql).map_err(pg_message)?;
+        let s = match self.client.prepare(sql) {
+            Ok(s) => s,
+            Err(e) => return Err(self.failed(e)),
+        };
         if self.statements.len() > 256 {
             self.statements.clear();
         }
@@ -334,45 +449,75 @@ impl Connection for PostgresConnection {
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> std::result::Result<u64, String> {
-        if params.is_empty() {
-            // Statements without parameters (DDL, BEGIN, ...) go through the simple protocol.
-            return self
-                .client
-                .batch_execute(sql)
-                .map(|_| 0)
-                .map_err(pg_message);
-        }
-        let stmt = self.statement(sql)?;
-        let params: Vec<Param> = params.iter().map(Param).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        self.client.execute(&stmt, &refs).map_err(pg_message)
+        self.reads.forget_all();
+        self.run(sql, params)
+    }
+
+    fn execute_writing(
+        &mut self,
+        table: &str,
+        sql: &str,
+        params: &[Value],
+    ) -> std::result::Result<u64, String> {
+        self.forget_written(table)?;
+        self.run(sql, params)
     }
 
     fn execute_batch(&mut self, sql: &str) -> std::result::Result<(), String> {
-        self.client.batch_execute(sql).map_err(pg_message)
+        self.reads.forget_all();
+        self.client.batch_execute(sql).map_err(|e| self.failed(e))
+    }
+
+    fn execute_control(&mut self, sql: &str) -> std::result::Result<(), String> {
+        self.client.batch_execute(sql).map_err(|e| self.failed(e))
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> std::result::Result<Rows, String> {
-        let stmt = self.statement(sql)?;
-        let params: Vec<Param> = params.iter().map(Param).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let rows = self.client.query(&stmt, &refs).map_err(pg_message)?;
-        let columns = stmt
-            .columns()
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect::<Vec<_>>();
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let mut values = Vec::with_capacity(columns.len());
-            for i in 0..columns.len() {
-                values.push(read(row, i)?);
-            }
-            out.push(values);
+        self.reads.forget_all();
+        self.fetch(sql, params)
+    }
+
+    fn query_reading(&mut self, sql: &str, params: &[Value]) -> std::result::Result<Rows, String> {
+        self.fetch(sql, params)
+    }
+
+    fn query_writing(
+        &mut self,
+        table: &str,
+        sql: &str,
+        params: &[Value],
+    ) -> std::result::Result<Rows, String> {
+        self.forget_written(table)?;
+        self.fetch(sql, params)
+    }
+
+    fn query_cached(
+        &mut self,
+        table: &str,
+        sql: &str,
+        params: &[Value],
+    ) -> std::result::Result<Rc<Rows>, String> {
+        if !self.facts_of(table)?.keeps_answers {
+            return self.fetch(sql, params).map(Rc::new);
         }
-        Ok(Rows { columns, rows: out })
+        let key = ReadCache::key(sql, params);
+        if let Some(rows) = self.reads.get(table, &key) {
+            return Ok(rows.clone());
+        }
+        let rows = Rc::new(self.fetch(sql, params)?);
+        self.reads.put(table, key, rows.clone());
+        Ok(rows)
+    }
+
+    fn kept_answer(&mut self, table: &str, sql: &str, params: &[Value]) -> Option<Rc<Rows>> {
+        if !self.reads.facts(table)?.keeps_answers {
+            return None;
+        }
+        self.reads.get(table, &ReadCache::key(sql, params)).cloned()
+    }
+
+    fn table_facts(&mut self, table: &str) -> Result<TableFacts, String> {
+        self.facts_of(table)
     }
 
     fn table_names(&mut self) -> std::result::Result<Vec<String>, String> {

@@ -1,16 +1,27 @@
-//! SQLite: the results of the ORM's lookups (`get{...}`, the lookup of `get_or_create`, a
-//! foreign key followed), kept within one transaction, so a loop asking for the same few
-//! rows again and again reads each of them once.
+//! The results of the ORM's lookups (`get{...}`, the lookup of `get_or_create`, a foreign
+//! key followed), kept within one transaction while nothing can change them, so a loop
+//! asking for the same few rows again and again reads each of them once.
 //!
-//! Inside a transaction nothing but this connection changes what SQLite answers: in
-//! rollback-journal mode the shared lock held since the first read keeps other connections
-//! from committing, and in WAL mode the transaction reads one snapshot. So a kept result is
-//! right until this connection itself may have written. Every statement that may write
-//! (anything but a query that SQLite calls read-only, and transaction control, which can
-//! roll rows back) forgets every result; the ORM's own row writes to a table with no
-//! trigger, foreign-key actions being off, forget only that table's results. Outside a
-//! transaction nothing is kept, and only lookups of tables (not views, whose rows come
-//! from other tables) are.
+//! A kept result is right until something changes the rows it came from: another
+//! connection, or this one. Other connections are kept out by locks:
+//! - SQLite: inside a transaction nothing but this connection changes what SQLite answers
+//!   (in rollback-journal mode the shared lock held since the first read keeps other
+//!   connections from committing; in WAL mode the transaction reads one snapshot). Only
+//!   lookups of tables (not views, whose rows come from other tables) are kept.
+//! - PostgreSQL: only lookups of a plain table (no view, partitions, inheritance children
+//!   or row security) that this transaction holds locked against other writers (SHARE
+//!   mode or stronger: a table created or altered by the migration, or locked by
+//!   `LOCK TABLE`) are kept; the lock lasts until the transaction ends or rolls back to a
+//!   savepoint, and both forget everything. Any other table may change under a READ
+//!   COMMITTED transaction between two statements, and is read every time, as Django does.
+//!
+//! This connection's own statements: every statement that may write (on SQLite anything
+//! but a query it calls read-only; on PostgreSQL anything but the ORM's own SELECTs and
+//! BEGIN / SAVEPOINT / RELEASE) forgets every result, and so does an error on PostgreSQL
+//! (which aborts the transaction: the next statement must meet that). The ORM's own row
+//! writes to a table whose writes stay inside it (no trigger or rule; on SQLite foreign-key
+//! actions off, on PostgreSQL no foreign-key action to run) forget only that table's
+//! results.
 
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -26,9 +37,9 @@ const MAX_RESULTS: usize = 10_000;
 /// What the cache knows of one table, learnt once and forgotten with everything else.
 #[derive(Clone, Copy)]
 pub struct TableFacts {
-    /// A table (not a view, in neither the main nor the temp schema).
-    pub is_table: bool,
-    /// A write to it changes nothing else: no trigger on it, foreign-key actions off.
+    /// Lookups of it may be kept (see the module's text).
+    pub keeps_answers: bool,
+    /// A write to it changes nothing else (see the module's text).
     pub writes_stay_inside: bool,
 }
 

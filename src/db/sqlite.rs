@@ -48,7 +48,7 @@ impl SqliteConnection {
     }
 
     /// Whether `table` is a table and whether a row write to it changes nothing else.
-    fn table_facts(&mut self, table: &str) -> Result<TableFacts, String> {
+    fn facts_of(&mut self, table: &str) -> Result<TableFacts, String> {
         if let Some(facts) = self.reads.facts(table) {
             return Ok(facts);
         }
@@ -66,7 +66,7 @@ impl SqliteConnection {
             .and_then(|mut stmt| {
                 stmt.query_row([table], |r| {
                     Ok(TableFacts {
-                        is_table: r.get(0)?,
+                        keeps_answers: r.get(0)?,
                         writes_stay_inside: r.get(1)?,
                     })
                 })
@@ -131,7 +131,7 @@ impl SqliteConnection {
     fn stays_inside(&mut self, only: Option<&str>) -> Result<bool, String> {
         match only {
             Some(_) if self.reads.is_empty() => Ok(true),
-            Some(table) => Ok(self.table_facts(table)?.writes_stay_inside),
+            Some(table) => Ok(self.facts_of(table)?.writes_stay_inside),
             None => Ok(false),
         }
     }
@@ -219,7 +219,7 @@ impl Connection for SqliteConnection {
             self.reads.forget_all();
             return self.fetch(sql, params, None).map(Rc::new);
         }
-        if !self.table_facts(table)?.is_table {
+        if !self.facts_of(table)?.keeps_answers {
             return self.fetch(sql, params, None).map(Rc::new);
         }
         let key = ReadCache::key(sql, params);
@@ -232,10 +232,14 @@ impl Connection for SqliteConnection {
     }
 
     fn kept_answer(&mut self, table: &str, sql: &str, params: &[Value]) -> Option<Rc<Rows>> {
-        if self.conn.is_autocommit() || !self.reads.facts(table)?.is_table {
+        if self.conn.is_autocommit() || !self.reads.facts(table)?.keeps_answers {
             return None;
         }
         self.reads.get(table, &ReadCache::key(sql, params)).cloned()
+    }
+
+    fn table_facts(&mut self, table: &str) -> Result<TableFacts, String> {
+        self.facts_of(table)
     }
 
     fn table_names(&mut self) -> Result<Vec<String>, String> {

@@ -140,9 +140,7 @@ pub fn core_table(lua: &Lua, cx: Rc<OrmContext>) -> mlua::Result<Table> {
             },
         )?,
     )?;
-    if cx.vendor == Vendor::Sqlite {
-        t.set("fast_get", super::fast::fast_get_function(lua, cx.clone())?)?;
-    }
+    t.set("fast_get", super::fast::fast_get_function(lua, cx.clone())?)?;
     t.set(
         "instance_metamethods",
         lua.create_function(

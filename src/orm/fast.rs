@@ -1,6 +1,5 @@
-//! The fast path of `get{...}` and `get_or_create{...}` on SQLite: a Lua C function that
-//! answers a lookup from the results SQLite keeps within a transaction (see
-//! `db::read_cache`), building the instance straight on Lua's stack, with none of mlua's
+//! The fast path of `get{...}` and `get_or_create{...}`: a Lua C function that answers a
+//! lookup from the results kept within a transaction (see `db::read_cache`), building the instance straight on Lua's stack, with none of mlua's
 //! call machinery, Lua-side helpers or a rows array in between.
 //!
 //! It answers only when everything is known already: a lookup of plain `name = value` pairs

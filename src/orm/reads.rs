@@ -80,7 +80,7 @@ pub(super) fn select(
         limit = limit.replace("LIMIT ALL", "LIMIT -1");
     }
     sql.push_str(&limit);
-    let rows = cx.db.query(&sql, &params).map_err(db_err)?;
+    let rows = cx.db.query_reading(&sql, &params).map_err(db_err)?;
     let instance_mt: Option<Table> = opts
         .as_ref()
         .map(|o| o.get("instance_mt"))
@@ -254,7 +254,7 @@ pub(super) fn count(cx: &OrmContext, key: &str, q: &Table, exists: bool) -> mlua
     } else {
         format!("SELECT COUNT(*) FROM {}{where_sql}", c.from)
     };
-    let rows = cx.db.query(&sql, &c.params).map_err(db_err)?;
+    let rows = cx.db.query_reading(&sql, &c.params).map_err(db_err)?;
     Ok(match rows.rows.first().and_then(|r| r.first()) {
         Some(Value::Int(n)) if !exists => *n,
         Some(_) if exists => 1,

@@ -275,7 +275,7 @@ fn batch_shape(
 ) -> mlua::Result<Option<Rc<crate::db::batch::BatchShape>>> {
     let rows = cx
         .db
-        .query(
+        .query_reading(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
              WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped",
             &[Value::Text(quote_name(table))],
@@ -299,20 +299,9 @@ fn batch_shape(
             None => return Ok(None),
         }
     }
-    // A trigger or rule could write to other tables when the batch runs: then every other
-    // statement must wait for it.
-    let writes_elsewhere = cx
-        .db
-        .query(
-            "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND NOT tgisinternal) \
-             OR EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = to_regclass(%s) AND rulename <> '_RETURN')",
-            &[Value::Text(quote_name(table)), Value::Text(quote_name(table))],
-        )
-        .map_err(db_err)?;
-    let reads_may_pass = matches!(
-        writes_elsewhere.rows.first().and_then(|r| r.first()),
-        Some(Value::Bool(false))
-    );
+    // A trigger, rule or foreign-key action could write to other tables when the batch
+    // runs: then every other statement must wait for it.
+    let reads_may_pass = cx.db.table_facts(table).map_err(db_err)?.writes_stay_inside;
     Ok(Some(Rc::new(crate::db::batch::BatchShape::new(
         &cx.db,
         single,
@@ -337,7 +326,7 @@ pub(super) fn plain_table(cx: &OrmContext, table: &str) -> mlua::Result<bool> {
     }
     let rows = cx
         .db
-        .query(
+        .query_reading(
             "SELECT relkind IN ('r', 'p') AND NOT relrowsecurity FROM pg_class WHERE oid = to_regclass(%s)",
             &[Value::Text(quote_name(table))],
         )

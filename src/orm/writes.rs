@@ -67,7 +67,7 @@ pub(super) fn delete(cx: &OrmContext, key: &str, q: &Table) -> mlua::Result<i64>
             format!(" WHERE {}", c.where_sql)
         }
     );
-    let ids = cx.db.query(&selected, &c.params).map_err(db_err)?;
+    let ids = cx.db.query_reading(&selected, &c.params).map_err(db_err)?;
     let ids: Vec<Value> = ids
         .rows
         .into_iter()
