@@ -94,12 +94,24 @@ pub trait Connection {
     ) -> std::result::Result<Rows, String> {
         self.query(sql, params)
     }
-    /// [`Connection::query`] of an ORM lookup reading `table` only, which may be answered
-    /// from results kept while nothing could change them (see `read_cache`).
+    /// [`Connection::query_writing`] of the ORM's INSERT of one row into `table`, returning
+    /// the columns it stored: only the kept answers that row could join are forgotten (see
+    /// `read_cache`).
+    fn query_inserting(
+        &mut self,
+        table: &str,
+        sql: &str,
+        params: &[Value],
+    ) -> std::result::Result<Rows, String> {
+        self.query_writing(table, sql, params)
+    }
+    /// [`Connection::query`] of an ORM lookup reading `table` only and comparing `columns`
+    /// with the parameters (`column = %s`, in order), which may be answered from results
+    /// kept while nothing could change them (see `read_cache`).
     fn query_cached(
         &mut self,
         _table: &str,
-        sql: &str,
+        (sql, _columns): (&str, &std::rc::Rc<[String]>),
         params: &[Value],
     ) -> std::result::Result<std::rc::Rc<Rows>, String> {
         self.query(sql, params).map(std::rc::Rc::new)
@@ -366,13 +378,15 @@ impl Database {
     pub fn query_prepared_reading(
         &self,
         table: &str,
-        sql: &PreparedSql,
+        (sql, columns): (&PreparedSql, &std::rc::Rc<[String]>),
         params: &[Value],
     ) -> Result<std::rc::Rc<Rows>> {
         if !self.reads_may_pass_queue(table) {
             self.flush_pending()?;
         }
-        self.with_prepared(sql, |conn, native| conn.query_cached(table, native, params))
+        self.with_prepared(sql, |conn, native| {
+            conn.query_cached(table, (native, columns), params)
+        })
     }
 
     /// Whether a lookup reading only the plain table `table` may run before the queued row
@@ -423,9 +437,9 @@ impl Database {
         })
     }
 
-    /// [`Database::query_prepared`] for the ORM's row write to `table` (`INSERT ...
-    /// RETURNING`).
-    pub fn query_prepared_writing(
+    /// [`Database::query_prepared`] for the ORM's INSERT of one row into `table`, returning
+    /// every column it stored.
+    pub fn query_prepared_inserting(
         &self,
         table: &str,
         sql: &PreparedSql,
@@ -433,7 +447,7 @@ impl Database {
     ) -> Result<Rows> {
         self.flush_pending()?;
         self.with_prepared(sql, |conn, native| {
-            conn.query_writing(table, native, params)
+            conn.query_inserting(table, native, params)
         })
     }
 

@@ -9,7 +9,7 @@ use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
 use rust_decimal::Decimal;
 
-use super::read_cache::{ReadCache, TableFacts};
+use super::read_cache::{ExactColumn, ReadCache, TableFacts};
 use super::{Connection, Rows, Vendor, quote_name};
 use crate::error::{Error, Result};
 use crate::settings::DatabaseUrl;
@@ -24,13 +24,14 @@ pub struct PostgresConnection {
     reads: ReadCache,
 }
 
-/// What the read cache needs to know of table `$1` (quoted), as one row of two booleans
-/// (no row: no such table). Lookups of it may be kept: a plain table that this transaction
+/// What the read cache needs to know of table `$1` (quoted), as one row of two booleans and
+/// a JSON object (no row: no such table). Lookups of it may be kept: a plain table that this transaction
 /// holds locked in a mode other sessions' INSERT, UPDATE and DELETE wait for (a lock lasts
 /// until the transaction ends or rolls back to a savepoint). Writes to it stay inside: no
 /// trigger or rule, but the internal ones that only check (a foreign key's check or NO
 /// ACTION / RESTRICT, a deferrable unique constraint's recheck; an action such as ON
-/// DELETE CASCADE writes to another table).
+/// DELETE CASCADE writes to another table). Its columns that compare exactly, by name:
+/// integers ("i"), booleans ("b") and text or varchar under a deterministic collation ("t").
 const TABLE_FACTS: &str = "SELECT c.relkind = 'r' AND NOT c.relispartition AND NOT c.relhassubclass \
          AND NOT c.relrowsecurity \
          AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'relation' AND l.relation = c.oid \
@@ -41,7 +42,13 @@ const TABLE_FACTS: &str = "SELECT c.relkind = 'r' AND NOT c.relispartition AND N
                  AND p.proname IN ('RI_FKey_check_ins', 'RI_FKey_check_upd', 'RI_FKey_noaction_del', \
                      'RI_FKey_noaction_upd', 'RI_FKey_restrict_del', 'RI_FKey_restrict_upd', \
                      'unique_key_recheck')))) \
-         AND NOT EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN') \
+         AND NOT EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN'), \
+     (SELECT coalesce(json_object_agg(a.attname, CASE WHEN a.atttypid = 'bool'::regtype THEN 'b' \
+                 WHEN a.atttypid IN ('text'::regtype, 'varchar'::regtype) THEN 't' ELSE 'i' END), '{}'::json) \
+         FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation \
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             AND (a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'bool'::regtype) \
+                 OR (a.atttypid IN ('text'::regtype, 'varchar'::regtype) AND co.collisdeterministic))) \
      FROM pg_class c WHERE c.oid = to_regclass($1)";
 
 impl PostgresConnection {
@@ -179,23 +186,33 @@ impl PostgresConnection {
     }
 
     /// What the read cache knows of `table`, asked once (see [`TABLE_FACTS`]).
-    fn facts_of(&mut self, table: &str) -> std::result::Result<TableFacts, String> {
-        if let Some(facts) = self.reads.facts(table) {
-            return Ok(facts);
+    fn facts_of(&mut self, table: &str) -> std::result::Result<&TableFacts, String> {
+        if self.reads.facts(table).is_none() {
+            let rows = self.fetch(TABLE_FACTS, &[Value::Text(quote_name(table))])?;
+            let row = rows.rows.first();
+            let flag = |i: usize| matches!(row.and_then(|r| r.get(i)), Some(Value::Bool(true)));
+            let mut exact_columns = rustc_hash::FxHashMap::default();
+            if let Some(Value::Json(serde_json::Value::Object(columns))) =
+                row.and_then(|r| r.get(2))
+            {
+                for (name, kind) in columns {
+                    let kind = match kind.as_str() {
+                        Some("i") => ExactColumn::Integer,
+                        Some("b") => ExactColumn::Boolean,
+                        Some("t") => ExactColumn::Text,
+                        _ => continue,
+                    };
+                    exact_columns.insert(name.clone(), kind);
+                }
+            }
+            let facts = TableFacts {
+                keeps_answers: flag(0),
+                writes_stay_inside: flag(1),
+                exact_columns: Rc::new(exact_columns),
+            };
+            self.reads.learn(table, facts);
         }
-        let rows = self.fetch(TABLE_FACTS, &[Value::Text(quote_name(table))])?;
-        let flag = |i: usize| {
-            matches!(
-                rows.rows.first().and_then(|r| r.get(i)),
-                Some(Value::Bool(true))
-            )
-        };
-        let facts = TableFacts {
-            keeps_answers: flag(0),
-            writes_stay_inside: flag(1),
-        };
-        self.reads.learn(table, facts);
-        Ok(facts)
+        Ok(self.reads.facts(table).expect("learnt above"))
     }
 
     /// Before the ORM's row write to `table`: forgets the answers it may change, that
@@ -491,21 +508,37 @@ impl Connection for PostgresConnection {
         self.fetch(sql, params)
     }
 
-    fn query_cached(
+    fn query_inserting(
         &mut self,
         table: &str,
         sql: &str,
+        params: &[Value],
+    ) -> std::result::Result<Rows, String> {
+        let stays_inside = self.reads.is_empty() || self.facts_of(table)?.writes_stay_inside;
+        // A failed INSERT forgets everything (see `failed`); a done one what its row could
+        // change.
+        let rows = self.fetch(sql, params)?;
+        match stays_inside {
+            true => self.reads.forget_inserted(table, &rows),
+            false => self.reads.forget_all(),
+        }
+        Ok(rows)
+    }
+
+    fn query_cached(
+        &mut self,
+        table: &str,
+        (sql, columns): (&str, &Rc<[String]>),
         params: &[Value],
     ) -> std::result::Result<Rc<Rows>, String> {
         if !self.facts_of(table)?.keeps_answers {
             return self.fetch(sql, params).map(Rc::new);
         }
-        let key = ReadCache::key(sql, params);
-        if let Some(rows) = self.reads.get(table, &key) {
+        if let Some(rows) = self.reads.get(table, sql, params) {
             return Ok(rows.clone());
         }
         let rows = Rc::new(self.fetch(sql, params)?);
-        self.reads.put(table, key, rows.clone());
+        self.reads.put(table, (sql, columns), params, rows.clone());
         Ok(rows)
     }
 
@@ -513,11 +546,11 @@ impl Connection for PostgresConnection {
         if !self.reads.facts(table)?.keeps_answers {
             return None;
         }
-        self.reads.get(table, &ReadCache::key(sql, params)).cloned()
+        self.reads.get(table, sql, params).cloned()
     }
 
     fn table_facts(&mut self, table: &str) -> Result<TableFacts, String> {
-        self.facts_of(table)
+        self.facts_of(table).cloned()
     }
 
     fn table_names(&mut self) -> std::result::Result<Vec<String>, String> {

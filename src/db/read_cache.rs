@@ -21,7 +21,13 @@
 //! (which aborts the transaction: the next statement must meet that). The ORM's own row
 //! writes to a table whose writes stay inside it (no trigger or rule; on SQLite foreign-key
 //! actions off, on PostgreSQL no foreign-key action to run) forget only that table's
-//! results.
+//! results; and a row the ORM inserts (`create`, `get_or_create`, `save` of a new row), whose
+//! stored values come back from its `RETURNING`, changes only the answers it could join:
+//! the one lookup whose values equal the row's, where the database compares those columns
+//! exactly (integers, booleans, text under a deterministic collation, each with a value of
+//! its own kind), which is forgotten or, if it had no row, becomes this one (so
+//! `get_or_create` finds what it created); and every answer of a lookup that tests any other
+//! column is forgotten.
 
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -34,47 +40,65 @@ use crate::value::Value;
 /// Results kept at most; past that, all are forgotten and keeping starts again.
 const MAX_RESULTS: usize = 10_000;
 
+/// How a column compares values of its own kind: exactly when they are equal byte for byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExactColumn {
+    Integer,
+    Boolean,
+    /// Text under a deterministic collation.
+    Text,
+}
+
+impl ExactColumn {
+    /// Whether `v` is of the column's own kind (another kind may be converted on the way in,
+    /// and equal to the database though not to the cache).
+    fn holds(self, v: &Value) -> bool {
+        matches!(
+            (self, v),
+            (ExactColumn::Integer, Value::Int(_))
+                | (ExactColumn::Boolean, Value::Bool(_))
+                | (ExactColumn::Text, Value::Text(_))
+        )
+    }
+}
+
 /// What the cache knows of one table, learnt once and forgotten with everything else.
-#[derive(Clone, Copy)]
+#[derive(Clone, Default)]
 pub struct TableFacts {
     /// Lookups of it may be kept (see the module's text).
     pub keeps_answers: bool,
     /// A write to it changes nothing else (see the module's text).
     pub writes_stay_inside: bool,
+    /// Its columns that compare exactly (see [`ExactColumn`]), by name.
+    pub exact_columns: Rc<HashMap<String, ExactColumn>>,
+}
+
+/// The answers kept for one lookup statement of one table.
+struct Answers {
+    /// The columns the statement's parameters are compared with (`column = %s`), in order.
+    columns: Rc<[String]>,
+    /// How each of them compares, when every one compares exactly and every kept answer's
+    /// values are of their column's kind: then an inserted row changes only the answer for
+    /// its own values.
+    kinds: Option<Vec<ExactColumn>>,
+    /// By the parameters' values (see [`ReadCache::key`]).
+    by_values: HashMap<Vec<u8>, Rc<Rows>>,
 }
 
 #[derive(Default)]
 pub struct ReadCache {
-    /// Results by table (lower case, as SQLite compares names), then statement + values.
-    results: HashMap<String, HashMap<Vec<u8>, Rc<Rows>>>,
+    /// Results by table (lower case, as SQLite compares names), then by statement.
+    results: HashMap<String, HashMap<String, Answers>>,
     count: usize,
     facts: HashMap<String, TableFacts>,
 }
 
 impl ReadCache {
-    /// The key of one lookup: its SQL and its parameter values.
-    pub fn key(sql: &str, params: &[Value]) -> Vec<u8> {
-        let mut key = Vec::with_capacity(sql.len() + 16 * params.len());
-        key.extend_from_slice(sql.as_bytes());
+    /// The key of one lookup's parameter values.
+    pub fn key(params: &[Value]) -> Vec<u8> {
+        let mut key = Vec::with_capacity(16 * params.len());
         for p in params {
-            // A tag per kind, and a length before variable-size values, so no two lists of
-            // values share a key.
-            match p {
-                Value::Null => key.push(0),
-                Value::Bool(b) => key.extend_from_slice(&[1, *b as u8]),
-                Value::Int(i) => {
-                    key.push(2);
-                    key.extend_from_slice(&i.to_le_bytes());
-                }
-                Value::Float(f) => {
-                    key.push(3);
-                    key.extend_from_slice(&f.to_bits().to_le_bytes());
-                }
-                Value::Text(t) => push_bytes(&mut key, 4, t.as_bytes()),
-                Value::Bytes(b) => push_bytes(&mut key, 5, b),
-                Value::Decimal(d) => push_bytes(&mut key, 6, d.to_string().as_bytes()),
-                Value::Json(j) => push_bytes(&mut key, 7, j.to_string().as_bytes()),
-            }
+            push_value(&mut key, p);
         }
         key
     }
@@ -84,28 +108,55 @@ impl ReadCache {
         self.count == 0
     }
 
-    pub fn get(&self, table: &str, key: &[u8]) -> Option<&Rc<Rows>> {
-        self.results.get(&*lower(table))?.get(key)
+    pub fn get(&self, table: &str, sql: &str, params: &[Value]) -> Option<&Rc<Rows>> {
+        self.results
+            .get(&*lower(table))?
+            .get(sql)?
+            .by_values
+            .get(&Self::key(params))
     }
 
-    pub fn put(&mut self, table: &str, key: Vec<u8>, rows: Rc<Rows>) {
+    /// Keeps `rows`, the answer of `sql` comparing `columns` with `params`.
+    pub fn put(
+        &mut self,
+        table: &str,
+        (sql, columns): (&str, &Rc<[String]>),
+        params: &[Value],
+        rows: Rc<Rows>,
+    ) {
         if self.count >= MAX_RESULTS {
             self.results.clear();
             self.count = 0;
         }
-        let previous = self
+        let table = lower(table);
+        let exact_columns = self.facts.get(&*table).map(|f| f.exact_columns.clone());
+        let answers = self
             .results
-            .entry(lower(table).into_owned())
+            .entry(table.into_owned())
             .or_default()
-            .insert(key, rows);
-        if previous.is_none() {
+            .entry(sql.to_string())
+            .or_insert_with(|| Answers {
+                columns: columns.clone(),
+                kinds: columns
+                    .iter()
+                    .map(|c| exact_columns.as_ref()?.get(c).copied())
+                    .collect(),
+                by_values: HashMap::default(),
+            });
+        let values_hold = |kinds: &Vec<ExactColumn>| {
+            kinds.len() == params.len() && kinds.iter().zip(params).all(|(k, v)| k.holds(v))
+        };
+        if !answers.kinds.as_ref().is_some_and(values_hold) {
+            answers.kinds = None;
+        }
+        if answers.by_values.insert(Self::key(params), rows).is_none() {
             self.count += 1;
         }
     }
 
     /// What is known of `table`, if anything.
-    pub fn facts(&self, table: &str) -> Option<TableFacts> {
-        self.facts.get(&*lower(table)).copied()
+    pub fn facts(&self, table: &str) -> Option<&TableFacts> {
+        self.facts.get(&*lower(table))
     }
 
     pub fn learn(&mut self, table: &str, facts: TableFacts) {
@@ -115,7 +166,42 @@ impl ReadCache {
     /// After a row write to `table` that changed nothing else.
     pub fn forget_table(&mut self, table: &str) {
         if let Some(gone) = self.results.remove(&*lower(table)) {
-            self.count -= gone.len();
+            self.count -= gone.values().map(|a| a.by_values.len()).sum::<usize>();
+        }
+    }
+
+    /// After the ORM inserted `inserted` (the rows as stored, by column) into `table`, and
+    /// changed nothing else: forgets the answers those rows could join (see the module's
+    /// text).
+    pub fn forget_inserted(&mut self, table: &str, inserted: &Rows) {
+        let Some(lookups) = self.results.get_mut(&*lower(table)) else {
+            return;
+        };
+        for answers in lookups.values_mut() {
+            let before = answers.by_values.len();
+            for row in &inserted.rows {
+                match answers.key_of(&inserted.columns, row) {
+                    Joins::None => {}
+                    Joins::One(key) => match answers.by_values.get_mut(&key) {
+                        // No row matched before; exactly this one does now (its values are
+                        // as stored, as a lookup reads them).
+                        Some(kept) if kept.rows.is_empty() && kept.columns == inserted.columns => {
+                            *kept = Rc::new(Rows {
+                                columns: inserted.columns.clone(),
+                                rows: vec![row.clone()],
+                            });
+                        }
+                        _ => {
+                            answers.by_values.remove(&key);
+                        }
+                    },
+                    Joins::Any => {
+                        answers.by_values.clear();
+                        break;
+                    }
+                }
+            }
+            self.count -= before - answers.by_values.len();
         }
     }
 
@@ -126,6 +212,60 @@ impl ReadCache {
             self.facts.clear();
             self.count = 0;
         }
+    }
+}
+
+/// Which kept answers of one statement an inserted row could join.
+enum Joins {
+    /// None: a compared column is NULL, which `=` never matches.
+    None,
+    /// Only the one for these parameter values.
+    One(Vec<u8>),
+    /// Any of them.
+    Any,
+}
+
+impl Answers {
+    /// The answers an inserted `row` (values by column `names`) could join.
+    fn key_of(&self, names: &[String], row: &[Value]) -> Joins {
+        let Some(kinds) = &self.kinds else {
+            return Joins::Any;
+        };
+        let mut key = Vec::with_capacity(16 * kinds.len());
+        for (column, kind) in self.columns.iter().zip(kinds) {
+            match names
+                .iter()
+                .position(|n| n == column)
+                .and_then(|i| row.get(i))
+            {
+                Some(Value::Null) => return Joins::None,
+                // Stored as another kind, it may equal the database's idea of a kept value.
+                Some(v) if kind.holds(v) => push_value(&mut key, v),
+                _ => return Joins::Any,
+            }
+        }
+        Joins::One(key)
+    }
+}
+
+/// Appends `v` to a key: a tag per kind, and a length before variable-size values, so no
+/// two lists of values share a key.
+fn push_value(key: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => key.push(0),
+        Value::Bool(b) => key.extend_from_slice(&[1, *b as u8]),
+        Value::Int(i) => {
+            key.push(2);
+            key.extend_from_slice(&i.to_le_bytes());
+        }
+        Value::Float(f) => {
+            key.push(3);
+            key.extend_from_slice(&f.to_bits().to_le_bytes());
+        }
+        Value::Text(t) => push_bytes(key, 4, t.as_bytes()),
+        Value::Bytes(b) => push_bytes(key, 5, b),
+        Value::Decimal(d) => push_bytes(key, 6, d.to_string().as_bytes()),
+        Value::Json(j) => push_bytes(key, 7, j.to_string().as_bytes()),
     }
 }
 
@@ -153,14 +293,48 @@ mod tests {
         })
     }
 
+    fn text(s: &str) -> Value {
+        Value::Text(s.into())
+    }
+
+    const SQL: &str = "SELECT id FROM t WHERE name = ? AND n = ?";
+
+    fn columns() -> Rc<[String]> {
+        Rc::from(vec!["name".to_string(), "n".to_string()])
+    }
+
+    /// A cache that keeps lookups of `t`, whose `name` and `n` compare exactly.
+    fn cache_of_t() -> ReadCache {
+        let mut cache = ReadCache::default();
+        let exact = [
+            ("name".to_string(), ExactColumn::Text),
+            ("n".to_string(), ExactColumn::Integer),
+        ];
+        cache.learn(
+            "t",
+            TableFacts {
+                keeps_answers: true,
+                writes_stay_inside: true,
+                exact_columns: Rc::new(exact.into_iter().collect()),
+            },
+        );
+        cache
+    }
+
+    fn inserted(name: Value, n: Value) -> Rows {
+        Rows {
+            columns: vec!["id".into(), "name".into(), "n".into()],
+            rows: vec![vec![Value::Int(99), name, n]],
+        }
+    }
+
     #[test]
     fn values_of_different_kinds_or_splits_make_different_keys() {
-        let sql = "SELECT 1 WHERE a = ? AND b = ?";
-        let a = ReadCache::key(sql, &[Value::Text("ab".into()), Value::Text("c".into())]);
-        let b = ReadCache::key(sql, &[Value::Text("a".into()), Value::Text("bc".into())]);
-        let c = ReadCache::key(sql, &[Value::Int(1), Value::Null]);
-        let d = ReadCache::key(sql, &[Value::Float(1.0), Value::Null]);
-        let e = ReadCache::key(sql, &[Value::Text("1".into()), Value::Null]);
+        let a = ReadCache::key(&[text("ab"), text("c")]);
+        let b = ReadCache::key(&[text("a"), text("bc")]);
+        let c = ReadCache::key(&[Value::Int(1), Value::Null]);
+        let d = ReadCache::key(&[Value::Float(1.0), Value::Null]);
+        let e = ReadCache::key(&[text("1"), Value::Null]);
         let keys = [a, b, c, d, e];
         for (i, x) in keys.iter().enumerate() {
             for y in &keys[i + 1..] {
@@ -172,25 +346,115 @@ mod tests {
     #[test]
     fn forgetting_a_table_keeps_the_others_and_names_ignore_case() {
         let mut cache = ReadCache::default();
-        cache.put("shop_customer", b"k1".to_vec(), rows(1));
-        cache.put("shop_order", b"k2".to_vec(), rows(2));
+        let one: Rc<[String]> = Rc::from(vec!["id".to_string()]);
+        cache.put("shop_customer", (SQL, &one), &[Value::Int(1)], rows(1));
+        cache.put("shop_order", (SQL, &one), &[Value::Int(2)], rows(2));
         cache.forget_table("SHOP_CUSTOMER");
-        assert!(cache.get("shop_customer", b"k1").is_none());
-        assert_eq!(cache.get("Shop_Order", b"k2").unwrap().rows, rows(2).rows);
+        assert!(cache.get("shop_customer", SQL, &[Value::Int(1)]).is_none());
+        let kept = cache.get("Shop_Order", SQL, &[Value::Int(2)]).unwrap();
+        assert_eq!(kept.rows, rows(2).rows);
         cache.forget_all();
-        assert!(cache.get("shop_order", b"k2").is_none());
+        assert!(cache.get("shop_order", SQL, &[Value::Int(2)]).is_none());
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn an_inserted_row_forgets_only_the_answer_for_its_own_values() {
+        let mut cache = cache_of_t();
+        for (name, n) in [("a", 1), ("b", 1), ("a", 2)] {
+            cache.put(
+                "t",
+                (SQL, &columns()),
+                &[text(name), Value::Int(n)],
+                rows(0),
+            );
+        }
+        cache.forget_inserted("t", &inserted(text("a"), Value::Int(1)));
+        assert!(cache.get("t", SQL, &[text("a"), Value::Int(1)]).is_none());
+        assert!(cache.get("t", SQL, &[text("b"), Value::Int(1)]).is_some());
+        assert!(cache.get("t", SQL, &[text("a"), Value::Int(2)]).is_some());
+        assert_eq!(cache.count, 2);
+        // NULL never equals a lookup's value.
+        cache.forget_inserted("t", &inserted(text("b"), Value::Null));
+        assert_eq!(cache.count, 2);
+    }
+
+    #[test]
+    fn an_inserted_row_is_the_answer_of_its_lookup_that_had_no_row() {
+        let mut cache = cache_of_t();
+        let none = Rc::new(Rows {
+            columns: vec!["id".into(), "name".into(), "n".into()],
+            rows: vec![],
+        });
+        cache.put(
+            "t",
+            (SQL, &columns()),
+            &[text("a"), Value::Int(1)],
+            none.clone(),
+        );
+        cache.put("t", (SQL, &columns()), &[text("b"), Value::Int(1)], none);
+        let row = inserted(text("a"), Value::Int(1));
+        cache.forget_inserted("t", &row);
+        let now = cache.get("t", SQL, &[text("a"), Value::Int(1)]).unwrap();
+        assert_eq!((&now.columns, &now.rows), (&row.columns, &row.rows));
+        assert!(
+            cache
+                .get("t", SQL, &[text("b"), Value::Int(1)])
+                .unwrap()
+                .rows
+                .is_empty()
+        );
+        // A second row joins an answer that had one: forgotten, not guessed.
+        cache.forget_inserted("t", &row);
+        assert!(cache.get("t", SQL, &[text("a"), Value::Int(1)]).is_none());
+    }
+
+    #[test]
+    fn an_inserted_row_forgets_every_answer_it_cannot_tell_apart() {
+        let cases: [(&str, Rows); 3] = [
+            // Stored as another kind than the column's (the database converted it).
+            (
+                "a text in an integer column",
+                inserted(text("a"), text("1")),
+            ),
+            // A compared column that did not come back.
+            (
+                "a column not returned",
+                Rows {
+                    columns: vec!["id".into(), "name".into()],
+                    rows: vec![vec![Value::Int(99), text("z")]],
+                },
+            ),
+            ("a float", inserted(text("z"), Value::Float(1.0))),
+        ];
+        for (what, row) in cases {
+            let mut cache = cache_of_t();
+            cache.put("t", (SQL, &columns()), &[text("a"), Value::Int(1)], rows(0));
+            cache.forget_inserted("t", &row);
+            assert!(cache.is_empty(), "{what}");
+        }
+        // A column that does not compare exactly (not learnt as one), or a kept lookup whose
+        // value was of another kind: every answer goes.
+        let mut cache = cache_of_t();
+        let other: Rc<[String]> = Rc::from(vec!["name".to_string(), "city".to_string()]);
+        cache.put("t", ("other", &other), &[text("a"), text("x")], rows(0));
+        cache.put("t", (SQL, &columns()), &[text("a"), text("1")], rows(0));
+        cache.put("t", (SQL, &columns()), &[text("b"), Value::Int(1)], rows(0));
+        cache.forget_inserted("t", &inserted(text("q"), Value::Int(7)));
+        assert!(cache.is_empty());
     }
 
     #[test]
     fn past_the_limit_everything_is_forgotten_and_keeping_starts_again() {
         let mut cache = ReadCache::default();
+        let one: Rc<[String]> = Rc::from(vec!["id".to_string()]);
         for i in 0..MAX_RESULTS as i64 {
-            cache.put("t", i.to_le_bytes().to_vec(), rows(i));
+            cache.put("t", (SQL, &one), &[Value::Int(i)], rows(i));
         }
-        assert!(cache.get("t", &0i64.to_le_bytes()).is_some());
-        cache.put("t", b"new".to_vec(), rows(-1));
-        assert!(cache.get("t", &0i64.to_le_bytes()).is_none());
-        assert!(cache.get("t", b"new").is_some());
+        assert!(cache.get("t", SQL, &[Value::Int(0)]).is_some());
+        cache.put("t", (SQL, &one), &[Value::Int(-1)], rows(-1));
+        assert!(cache.get("t", SQL, &[Value::Int(0)]).is_none());
+        assert!(cache.get("t", SQL, &[Value::Int(-1)]).is_some());
         assert_eq!(cache.count, 1);
     }
 }

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
-use super::read_cache::{ReadCache, TableFacts};
+use super::read_cache::{ExactColumn, ReadCache, TableFacts};
 use super::{Connection, Rows, Vendor};
 use crate::error::{Error, Result};
 use crate::value::Value;
@@ -47,33 +47,56 @@ impl SqliteConnection {
         })
     }
 
-    /// Whether `table` is a table and whether a row write to it changes nothing else.
-    fn facts_of(&mut self, table: &str) -> Result<TableFacts, String> {
-        if let Some(facts) = self.reads.facts(table) {
-            return Ok(facts);
+    /// Whether `table` is a table, whether a row write to it changes nothing else, and which
+    /// of its columns compare exactly.
+    fn facts_of(&mut self, table: &str) -> Result<&TableFacts, String> {
+        if self.reads.facts(table).is_none() {
+            let facts = self.learn_facts(table).map_err(|e| e.to_string())?;
+            self.reads.learn(table, facts);
         }
-        let objects = "SELECT type, name, tbl_name FROM sqlite_master \
-             UNION ALL SELECT type, name, tbl_name FROM sqlite_temp_master";
+        Ok(self.reads.facts(table).expect("learnt above"))
+    }
+
+    fn learn_facts(&mut self, table: &str) -> rusqlite::Result<TableFacts> {
+        let objects = "SELECT type, name, tbl_name, sql FROM sqlite_master \
+             UNION ALL SELECT type, name, tbl_name, sql FROM sqlite_temp_master";
         let sql = format!(
             "SELECT EXISTS (SELECT 1 FROM ({objects}) WHERE type = 'table' AND name = ?1 COLLATE NOCASE) \
              AND NOT EXISTS (SELECT 1 FROM ({objects}) WHERE type = 'view' AND name = ?1 COLLATE NOCASE), \
              NOT EXISTS (SELECT 1 FROM ({objects}) WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE) \
-             AND NOT (SELECT foreign_keys FROM pragma_foreign_keys)"
+             AND NOT (SELECT foreign_keys FROM pragma_foreign_keys), \
+             EXISTS (SELECT 1 FROM ({objects}) WHERE type = 'table' AND name = ?1 COLLATE NOCASE \
+                 AND upper(sql) LIKE '%COLLATE%')"
         );
-        let facts = self
-            .conn
-            .prepare_cached(&sql)
-            .and_then(|mut stmt| {
-                stmt.query_row([table], |r| {
-                    Ok(TableFacts {
-                        keeps_answers: r.get(0)?,
-                        writes_stay_inside: r.get(1)?,
-                    })
-                })
-            })
-            .map_err(|e| e.to_string())?;
-        self.reads.learn(table, facts);
-        Ok(facts)
+        let (keeps_answers, writes_stay_inside, collates) =
+            self.conn.prepare_cached(&sql)?.query_row([table], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, bool>(2)?))
+            })?;
+        // Exact comparisons: integer affinity, or text affinity where no column names a
+        // collation (the default, BINARY, compares bytes).
+        let mut exact_columns = rustc_hash::FxHashMap::default();
+        if keeps_answers {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT name, upper(type) FROM pragma_table_xinfo(?1)")?;
+            let mut rows = stmt.query([table])?;
+            while let Some(row) = rows.next()? {
+                let (name, ty): (String, String) = (row.get(0)?, row.get(1)?);
+                let kind = if ty.contains("INT") {
+                    ExactColumn::Integer
+                } else if !collates && ["CHAR", "CLOB", "TEXT"].iter().any(|t| ty.contains(t)) {
+                    ExactColumn::Text
+                } else {
+                    continue;
+                };
+                exact_columns.insert(name, kind);
+            }
+        }
+        Ok(TableFacts {
+            keeps_answers,
+            writes_stay_inside,
+            exact_columns: Rc::new(exact_columns),
+        })
     }
 
     /// [`Connection::execute`], for a statement that writes rows of `only` alone when given.
@@ -110,20 +133,7 @@ impl SqliteConnection {
         let stays_inside = self.stays_inside(only)?;
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| e.to_string())?;
         forget_what_changes(&mut self.reads, &stmt, only, stays_inside);
-        let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
-        let params: Vec<Param> = params.iter().map(Param).collect();
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(params.iter()))
-            .map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(|e| e.to_string())? {
-            let mut values = Vec::with_capacity(columns.len());
-            for i in 0..columns.len() {
-                values.push(read(row.get_ref(i).map_err(|e| e.to_string())?));
-            }
-            out.push(values);
-        }
-        Ok(Rows { columns, rows: out })
+        read_rows(&mut stmt, params)
     }
 
     /// Whether a row write to `only` changes nothing but that table (false without one).
@@ -154,6 +164,24 @@ fn forget_what_changes(
         Some(table) if stays_inside => reads.forget_table(table),
         _ => reads.forget_all(),
     }
+}
+
+/// Runs `stmt` with `params`; its rows.
+fn read_rows(stmt: &mut rusqlite::Statement<'_>, params: &[Value]) -> Result<Rows, String> {
+    let columns: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
+    let params: Vec<Param> = params.iter().map(Param).collect();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        let mut values = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            values.push(read(row.get_ref(i).map_err(|e| e.to_string())?));
+        }
+        out.push(values);
+    }
+    Ok(Rows { columns, rows: out })
 }
 
 struct Param<'a>(&'a Value);
@@ -209,10 +237,27 @@ impl Connection for SqliteConnection {
         self.fetch(sql, params, Some(table))
     }
 
-    fn query_cached(
+    fn query_inserting(
         &mut self,
         table: &str,
         sql: &str,
+        params: &[Value],
+    ) -> Result<Rows, String> {
+        let stays_inside = self.stays_inside(Some(table))?;
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| e.to_string())?;
+        // A failed INSERT changed nothing; a done one forgets what its row could change.
+        let rows = read_rows(&mut stmt, params)?;
+        match stays_inside {
+            true => self.reads.forget_inserted(table, &rows),
+            false => self.reads.forget_all(),
+        }
+        Ok(rows)
+    }
+
+    fn query_cached(
+        &mut self,
+        table: &str,
+        (sql, columns): (&str, &Rc<[String]>),
         params: &[Value],
     ) -> Result<Rc<Rows>, String> {
         if self.conn.is_autocommit() {
@@ -222,12 +267,11 @@ impl Connection for SqliteConnection {
         if !self.facts_of(table)?.keeps_answers {
             return self.fetch(sql, params, None).map(Rc::new);
         }
-        let key = ReadCache::key(sql, params);
-        if let Some(rows) = self.reads.get(table, &key) {
+        if let Some(rows) = self.reads.get(table, sql, params) {
             return Ok(rows.clone());
         }
         let rows = Rc::new(self.fetch(sql, params, None)?);
-        self.reads.put(table, key, rows.clone());
+        self.reads.put(table, (sql, columns), params, rows.clone());
         Ok(rows)
     }
 
@@ -235,11 +279,11 @@ impl Connection for SqliteConnection {
         if self.conn.is_autocommit() || !self.reads.facts(table)?.keeps_answers {
             return None;
         }
-        self.reads.get(table, &ReadCache::key(sql, params)).cloned()
+        self.reads.get(table, sql, params).cloned()
     }
 
     fn table_facts(&mut self, table: &str) -> Result<TableFacts, String> {
-        self.facts_of(table)
+        self.facts_of(table).cloned()
     }
 
     fn table_names(&mut self) -> Result<Vec<String>, String> {

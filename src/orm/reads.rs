@@ -94,6 +94,8 @@ pub(super) fn select(
 /// key), and the fields its values are converted with, in the order of the sorted names.
 pub struct Lookup {
     pub(super) sql: crate::db::PreparedSql,
+    /// The columns its parameters are compared with, in order.
+    pub(super) columns: Rc<[String]>,
     /// The one table it reads.
     pub(super) table: String,
     /// The field each value is converted for, and its name for messages, in name order.
@@ -157,7 +159,7 @@ pub(super) fn lookup(
     }
     let rows = if plain_table(cx, &compiled.table)? {
         cx.db
-            .query_prepared_reading(&compiled.table, &compiled.sql, &params)
+            .query_prepared_reading(&compiled.table, (&compiled.sql, &compiled.columns), &params)
     } else {
         cx.db.query_prepared(&compiled.sql, &params).map(Rc::new)
     }
@@ -176,10 +178,12 @@ fn compile_lookup(
     let alias = compiler.base_alias();
     let mut conditions = Vec::with_capacity(pairs.len());
     let mut params = Vec::with_capacity(pairs.len());
+    let mut columns = Vec::with_capacity(pairs.len());
     for (name, value) in pairs {
         conditions.push(compiler.condition(name, value).map_err(rt)?);
         let field = compiler.field_meta(name).map_err(rt)?;
         params.push((compiler.value_field(&field), field.name.clone()));
+        columns.push(field.column.clone().unwrap_or_default());
     }
     // As Django's get(): no ordering, at most 21 rows.
     let sql = format!(
@@ -189,6 +193,7 @@ fn compile_lookup(
     );
     Ok(Lookup {
         sql: cx.db.prepare(&sql),
+        columns: columns.into(),
         table: m.table.clone(),
         params,
         fields: m.fields.iter().map(|f| f.field.clone()).collect(),

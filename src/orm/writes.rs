@@ -355,7 +355,7 @@ pub(super) fn insert_row(
     };
     let rows = cx
         .db
-        .query_prepared_writing(&m.table, &cx.db.prepare(&sql), &params)
+        .query_prepared_inserting(&m.table, &cx.db.prepare(&sql), &params)
         .map_err(db_err)?;
     let fields: Vec<_> = m.fields.iter().map(|f| f.field.clone()).collect();
     cx.rows_to_lua(lua, &fields, &rows.rows, None)?.get(1)
