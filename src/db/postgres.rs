@@ -531,6 +531,12 @@ impl Connection for PostgresConnection {
         (sql, columns): (&str, &Rc<[String]>),
         params: &[Value],
     ) -> std::result::Result<Rc<Rows>, String> {
+        // What is known of a table costs a round trip: asked only when it is looked up
+        // again since everything was last forgotten (a loop of raw SQL and one lookup each
+        // never asks).
+        if self.reads.facts(table).is_none() && self.reads.first_lookup(table) {
+            return self.fetch(sql, params).map(Rc::new);
+        }
         if !self.facts_of(table)?.keeps_answers {
             return self.fetch(sql, params).map(Rc::new);
         }

@@ -14,6 +14,8 @@
 //!   `LOCK TABLE`) are kept; the lock lasts until the transaction ends or rolls back to a
 //!   savepoint, and both forget everything. Any other table may change under a READ
 //!   COMMITTED transaction between two statements, and is read every time, as Django does.
+//!   Whether a table is locked is a catalog query, asked when the table is looked up a
+//!   second time since everything was last forgotten.
 //!
 //! This connection's own statements: every statement that may write (on SQLite anything
 //! but a query it calls read-only; on PostgreSQL anything but the ORM's own SELECTs and
@@ -91,6 +93,8 @@ pub struct ReadCache {
     results: HashMap<String, HashMap<String, Answers>>,
     count: usize,
     facts: HashMap<String, TableFacts>,
+    /// Tables looked up since everything was last forgotten, before their facts were asked.
+    looked_up: rustc_hash::FxHashSet<String>,
 }
 
 impl ReadCache {
@@ -154,6 +158,11 @@ impl ReadCache {
         }
     }
 
+    /// Whether this is the first lookup of `table` since everything was last forgotten.
+    pub fn first_lookup(&mut self, table: &str) -> bool {
+        self.looked_up.insert(lower(table).into_owned())
+    }
+
     /// What is known of `table`, if anything.
     pub fn facts(&self, table: &str) -> Option<&TableFacts> {
         self.facts.get(&*lower(table))
@@ -207,9 +216,10 @@ impl ReadCache {
 
     /// After a statement that may have changed anything (and may have added a trigger).
     pub fn forget_all(&mut self) {
-        if self.count > 0 || !self.facts.is_empty() {
+        if self.count > 0 || !self.facts.is_empty() || !self.looked_up.is_empty() {
             self.results.clear();
             self.facts.clear();
+            self.looked_up.clear();
             self.count = 0;
         }
     }
