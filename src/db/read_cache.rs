@@ -120,14 +120,15 @@ impl ReadCache {
             .get(&Self::key(params))
     }
 
-    /// Keeps `rows`, the answer of `sql` comparing `columns` with `params`.
-    pub fn put(
+    /// Keeps `rows`, the answer of `sql` comparing `columns` with `params`; returns it.
+    pub fn keep(
         &mut self,
         table: &str,
         (sql, columns): (&str, &Rc<[String]>),
         params: &[Value],
-        rows: Rc<Rows>,
-    ) {
+        rows: Rows,
+    ) -> Rc<Rows> {
+        let rows = Rc::new(rows);
         if self.count >= MAX_RESULTS {
             self.results.clear();
             self.count = 0;
@@ -153,9 +154,14 @@ impl ReadCache {
         if !answers.kinds.as_ref().is_some_and(values_hold) {
             answers.kinds = None;
         }
-        if answers.by_values.insert(Self::key(params), rows).is_none() {
+        if answers
+            .by_values
+            .insert(Self::key(params), rows.clone())
+            .is_none()
+        {
             self.count += 1;
         }
+        rows
     }
 
     /// Whether this is the first lookup of `table` since everything was last forgotten.
@@ -296,11 +302,11 @@ fn lower(table: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
-    fn rows(n: i64) -> Rc<Rows> {
-        Rc::new(Rows {
+    fn rows(n: i64) -> Rows {
+        Rows {
             columns: vec!["id".into()],
             rows: vec![vec![Value::Int(n)]],
-        })
+        }
     }
 
     fn text(s: &str) -> Value {
@@ -357,8 +363,8 @@ mod tests {
     fn forgetting_a_table_keeps_the_others_and_names_ignore_case() {
         let mut cache = ReadCache::default();
         let one: Rc<[String]> = Rc::from(vec!["id".to_string()]);
-        cache.put("shop_customer", (SQL, &one), &[Value::Int(1)], rows(1));
-        cache.put("shop_order", (SQL, &one), &[Value::Int(2)], rows(2));
+        cache.keep("shop_customer", (SQL, &one), &[Value::Int(1)], rows(1));
+        cache.keep("shop_order", (SQL, &one), &[Value::Int(2)], rows(2));
         cache.forget_table("SHOP_CUSTOMER");
         assert!(cache.get("shop_customer", SQL, &[Value::Int(1)]).is_none());
         let kept = cache.get("Shop_Order", SQL, &[Value::Int(2)]).unwrap();
@@ -372,7 +378,7 @@ mod tests {
     fn an_inserted_row_forgets_only_the_answer_for_its_own_values() {
         let mut cache = cache_of_t();
         for (name, n) in [("a", 1), ("b", 1), ("a", 2)] {
-            cache.put(
+            cache.keep(
                 "t",
                 (SQL, &columns()),
                 &[text(name), Value::Int(n)],
@@ -392,17 +398,12 @@ mod tests {
     #[test]
     fn an_inserted_row_is_the_answer_of_its_lookup_that_had_no_row() {
         let mut cache = cache_of_t();
-        let none = Rc::new(Rows {
+        let none = || Rows {
             columns: vec!["id".into(), "name".into(), "n".into()],
             rows: vec![],
-        });
-        cache.put(
-            "t",
-            (SQL, &columns()),
-            &[text("a"), Value::Int(1)],
-            none.clone(),
-        );
-        cache.put("t", (SQL, &columns()), &[text("b"), Value::Int(1)], none);
+        };
+        cache.keep("t", (SQL, &columns()), &[text("a"), Value::Int(1)], none());
+        cache.keep("t", (SQL, &columns()), &[text("b"), Value::Int(1)], none());
         let row = inserted(text("a"), Value::Int(1));
         cache.forget_inserted("t", &row);
         let now = cache.get("t", SQL, &[text("a"), Value::Int(1)]).unwrap();
@@ -439,7 +440,7 @@ mod tests {
         ];
         for (what, row) in cases {
             let mut cache = cache_of_t();
-            cache.put("t", (SQL, &columns()), &[text("a"), Value::Int(1)], rows(0));
+            cache.keep("t", (SQL, &columns()), &[text("a"), Value::Int(1)], rows(0));
             cache.forget_inserted("t", &row);
             assert!(cache.is_empty(), "{what}");
         }
@@ -447,9 +448,9 @@ mod tests {
         // value was of another kind: every answer goes.
         let mut cache = cache_of_t();
         let other: Rc<[String]> = Rc::from(vec!["name".to_string(), "city".to_string()]);
-        cache.put("t", ("other", &other), &[text("a"), text("x")], rows(0));
-        cache.put("t", (SQL, &columns()), &[text("a"), text("1")], rows(0));
-        cache.put("t", (SQL, &columns()), &[text("b"), Value::Int(1)], rows(0));
+        cache.keep("t", ("other", &other), &[text("a"), text("x")], rows(0));
+        cache.keep("t", (SQL, &columns()), &[text("a"), text("1")], rows(0));
+        cache.keep("t", (SQL, &columns()), &[text("b"), Value::Int(1)], rows(0));
         cache.forget_inserted("t", &inserted(text("q"), Value::Int(7)));
         assert!(cache.is_empty());
     }
@@ -459,10 +460,10 @@ mod tests {
         let mut cache = ReadCache::default();
         let one: Rc<[String]> = Rc::from(vec!["id".to_string()]);
         for i in 0..MAX_RESULTS as i64 {
-            cache.put("t", (SQL, &one), &[Value::Int(i)], rows(i));
+            cache.keep("t", (SQL, &one), &[Value::Int(i)], rows(i));
         }
         assert!(cache.get("t", SQL, &[Value::Int(0)]).is_some());
-        cache.put("t", (SQL, &one), &[Value::Int(-1)], rows(-1));
+        cache.keep("t", (SQL, &one), &[Value::Int(-1)], rows(-1));
         assert!(cache.get("t", SQL, &[Value::Int(0)]).is_none());
         assert!(cache.get("t", SQL, &[Value::Int(-1)]).is_some());
         assert_eq!(cache.count, 1);

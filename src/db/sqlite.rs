@@ -270,9 +270,8 @@ impl Connection for SqliteConnection {
         if let Some(rows) = self.reads.get(table, sql, params) {
             return Ok(rows.clone());
         }
-        let rows = Rc::new(self.fetch(sql, params, None)?);
-        self.reads.put(table, (sql, columns), params, rows.clone());
-        Ok(rows)
+        let rows = self.fetch(sql, params, None)?;
+        Ok(self.reads.keep(table, (sql, columns), params, rows))
     }
 
     fn kept_answer(&mut self, table: &str, sql: &str, params: &[Value]) -> Option<Rc<Rows>> {
