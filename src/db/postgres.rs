@@ -518,10 +518,7 @@ impl Connection for PostgresConnection {
         // A failed INSERT forgets everything (see `failed`); a done one what its row could
         // change.
         let rows = self.fetch(sql, params)?;
-        match stays_inside {
-            true => self.reads.forget_inserted(table, &rows),
-            false => self.reads.forget_all(),
-        }
+        self.reads.forget_inserted(table, &rows, stays_inside);
         Ok(rows)
     }
 

@@ -185,10 +185,13 @@ impl ReadCache {
         }
     }
 
-    /// After the ORM inserted `inserted` (the rows as stored, by column) into `table`, and
-    /// changed nothing else: forgets the answers those rows could join (see the module's
-    /// text).
-    pub fn forget_inserted(&mut self, table: &str, inserted: &Rows) {
+    /// After the ORM inserted `inserted` (the rows as stored, by column) into `table`:
+    /// forgets the answers those rows could join (see the module's text), or, when writes
+    /// to the table do not stay inside it, everything.
+    pub fn forget_inserted(&mut self, table: &str, inserted: &Rows, writes_stay_inside: bool) {
+        if !writes_stay_inside {
+            return self.forget_all();
+        }
         let Some(lookups) = self.results.get_mut(&*lower(table)) else {
             return;
         };
@@ -385,14 +388,17 @@ mod tests {
                 rows(0),
             );
         }
-        cache.forget_inserted("t", &inserted(text("a"), Value::Int(1)));
+        cache.forget_inserted("t", &inserted(text("a"), Value::Int(1)), true);
         assert!(cache.get("t", SQL, &[text("a"), Value::Int(1)]).is_none());
         assert!(cache.get("t", SQL, &[text("b"), Value::Int(1)]).is_some());
         assert!(cache.get("t", SQL, &[text("a"), Value::Int(2)]).is_some());
         assert_eq!(cache.count, 2);
         // NULL never equals a lookup's value.
-        cache.forget_inserted("t", &inserted(text("b"), Value::Null));
+        cache.forget_inserted("t", &inserted(text("b"), Value::Null), true);
         assert_eq!(cache.count, 2);
+        // Into a table whose writes reach others (a trigger): everything goes.
+        cache.forget_inserted("t", &inserted(text("z"), Value::Int(9)), false);
+        assert!(cache.is_empty() && cache.facts("t").is_none());
     }
 
     #[test]
@@ -405,7 +411,7 @@ mod tests {
         cache.keep("t", (SQL, &columns()), &[text("a"), Value::Int(1)], none());
         cache.keep("t", (SQL, &columns()), &[text("b"), Value::Int(1)], none());
         let row = inserted(text("a"), Value::Int(1));
-        cache.forget_inserted("t", &row);
+        cache.forget_inserted("t", &row, true);
         let now = cache.get("t", SQL, &[text("a"), Value::Int(1)]).unwrap();
         assert_eq!((&now.columns, &now.rows), (&row.columns, &row.rows));
         assert!(
@@ -416,7 +422,7 @@ mod tests {
                 .is_empty()
         );
         // A second row joins an answer that had one: forgotten, not guessed.
-        cache.forget_inserted("t", &row);
+        cache.forget_inserted("t", &row, true);
         assert!(cache.get("t", SQL, &[text("a"), Value::Int(1)]).is_none());
     }
 
@@ -441,7 +447,7 @@ mod tests {
         for (what, row) in cases {
             let mut cache = cache_of_t();
             cache.keep("t", (SQL, &columns()), &[text("a"), Value::Int(1)], rows(0));
-            cache.forget_inserted("t", &row);
+            cache.forget_inserted("t", &row, true);
             assert!(cache.is_empty(), "{what}");
         }
         // A column that does not compare exactly (not learnt as one), or a kept lookup whose
@@ -451,7 +457,7 @@ mod tests {
         cache.keep("t", ("other", &other), &[text("a"), text("x")], rows(0));
         cache.keep("t", (SQL, &columns()), &[text("a"), text("1")], rows(0));
         cache.keep("t", (SQL, &columns()), &[text("b"), Value::Int(1)], rows(0));
-        cache.forget_inserted("t", &inserted(text("q"), Value::Int(7)));
+        cache.forget_inserted("t", &inserted(text("q"), Value::Int(7)), true);
         assert!(cache.is_empty());
     }
 

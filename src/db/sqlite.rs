@@ -247,10 +247,7 @@ impl Connection for SqliteConnection {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| e.to_string())?;
         // A failed INSERT changed nothing; a done one forgets what its row could change.
         let rows = read_rows(&mut stmt, params)?;
-        match stays_inside {
-            true => self.reads.forget_inserted(table, &rows),
-            false => self.reads.forget_all(),
-        }
+        self.reads.forget_inserted(table, &rows, stays_inside);
         Ok(rows)
     }
 
