@@ -2382,3 +2382,175 @@ on_both_backends!(
     run_sql_with_state_operations_makes_model_known,
     separate_database_and_state,
 );
+
+// SQLite: a column added to an empty table
+
+/// A project whose 0001 makes `shop_owner` and `shop_item` (a foreign key, an indexed
+/// column, a unique pair; `extra_0001` adds operations) and whose 0002 adds a plain column, a
+/// foreign key with its index, and a column added by ALTER TABLE only, never by a rebuild.
+fn empty_table_project(env: &Env, extra_0001: &str) {
+    env.write(
+        "migrations/shop/0001_initial.lua",
+        &mig(
+            &[],
+            &format!(
+                r#"migrations.CreateModel {{ name = "Owner", fields = {{ {{"id", models.AutoField {{ primary_key = true }}}} }} }},
+    migrations.CreateModel {{ name = "Item", fields = {{
+      {{"id", models.AutoField {{ primary_key = true }}}},
+      {{"name", models.CharField {{ max_length = 20, db_index = true }}}},
+      {{"owner", models.ForeignKey {{ to = "shop.Owner", on_delete = models.CASCADE }}}},
+    }}, options = {{ unique_together = {{ {{"name", "owner"}} }} }} }},
+    {extra_0001}"#
+            ),
+        ),
+    );
+    env.write(
+        "migrations/shop/0002_more.lua",
+        &mig(
+            &[("shop", "0001_initial")],
+            r#"migrations.AddField { model_name = "item", name = "note", field = models.CharField { max_length = 10, null = true } },
+    migrations.AddField { model_name = "item", name = "maker", field = models.ForeignKey { to = "shop.Owner", on_delete = models.SET_NULL, null = true } },"#,
+        ),
+    );
+}
+
+/// Every table and index the database keeps for `shop_item`: `type name sql`, by name.
+fn item_schema(env: &Env) -> Vec<String> {
+    env.query(
+        "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master \
+         WHERE tbl_name = 'shop_item' ORDER BY name",
+    )
+    .into_iter()
+    .map(|r| r.join(""))
+    .collect()
+}
+
+/// How many schema changes `luamig migrate` makes (SQLite counts them in the schema
+/// version): 0002 by ALTER TABLE makes three (two columns, then the new foreign key's index);
+/// creating the table again makes more (dropping and creating it and its indexes).
+fn schema_changes_of_migrate(env: &Env) -> i64 {
+    let version = || -> i64 {
+        env.scalar("PRAGMA schema_version")
+            .parse()
+            .expect("a number")
+    };
+    let before = version();
+    env.luamig(&["migrate"]).ok();
+    version() - before
+}
+
+#[test]
+fn sqlite_adds_a_column_to_an_empty_table_by_creating_it_again_with_the_same_schema() {
+    // The same two migrations applied to an empty table and to one with a row (ALTER TABLE
+    // ADD COLUMN, which SQLite follows by re-reading every table's definition) leave the same
+    // table and indexes behind.
+    // A view of the table survives it.
+    let view = r#"migrations.RunSQL("CREATE VIEW item_names AS SELECT name FROM shop_item", "DROP VIEW item_names"),"#;
+    let empty = Env::new(backends::Backend::Sqlite).expect("SQLite is always available");
+    empty_table_project(&empty, view);
+    empty.luamig(&["migrate", "shop", "0001"]).ok();
+    let recreating = schema_changes_of_migrate(&empty);
+
+    let filled = Env::new(backends::Backend::Sqlite).expect("SQLite is always available");
+    empty_table_project(&filled, view);
+    filled.luamig(&["migrate", "shop", "0001"]).ok();
+    filled.exec("INSERT INTO shop_owner (id) VALUES (1)");
+    filled.exec("INSERT INTO shop_item (name, owner_id) VALUES ('kept', 1)");
+    // Only the row, not the used counter (see below), stops the rebuild here.
+    filled.exec("DELETE FROM sqlite_sequence");
+    assert_eq!(schema_changes_of_migrate(&filled), 3, "altered");
+    assert!(recreating > 3, "created again: {recreating} changes");
+    assert_eq!(
+        filled.query("SELECT name, owner_id, note, maker_id FROM shop_item"),
+        vec![s(&["kept", "1", "NULL", "NULL"])]
+    );
+
+    let schema = item_schema(&empty);
+    assert_eq!(schema, item_schema(&filled));
+    assert!(
+        schema.iter().any(|r| r.contains(
+            r#""note" varchar(10) NULL, "maker_id" integer NULL REFERENCES "shop_owner" ("id") DEFERRABLE INITIALLY DEFERRED)"#
+        )),
+        "{schema:#?}"
+    );
+    assert_eq!(
+        schema.len(),
+        5,
+        "table, three indexes and the unique pair's: {schema:#?}"
+    );
+    // The new table works like the old: constraints and the counter.
+    empty.exec("INSERT INTO shop_owner (id) VALUES (1)");
+    empty.exec("INSERT INTO shop_item (name, owner_id, note) VALUES ('a', 1, 'n')");
+    assert_eq!(empty.scalar("SELECT name FROM item_names"), "a");
+    assert!(
+        empty
+            .try_exec("INSERT INTO shop_item (name, owner_id) VALUES ('a', 1)")
+            .unwrap_err()
+            .contains("UNIQUE constraint failed")
+    );
+    // Backwards (removing the foreign key rebuilds the table, which SQLite refuses while a
+    // view names it, as for Django) and forwards again: the same schema.
+    empty.exec("DELETE FROM shop_item");
+    empty.exec("DROP VIEW item_names");
+    empty.luamig(&["migrate", "shop", "0001"]).ok();
+    empty.luamig(&["migrate"]).ok();
+    assert_eq!(item_schema(&empty), schema);
+    // sqlmigrate shows the statement that works on any table.
+    let shown = empty.luamig(&["sqlmigrate", "shop", "0002"]).ok().stdout;
+    assert!(
+        shown.contains(r#"ALTER TABLE "shop_item" ADD COLUMN "note" varchar(10) NULL;"#),
+        "{shown}"
+    );
+}
+
+#[test]
+fn sqlite_adds_a_column_by_alter_table_where_creating_the_table_again_would_lose_something() {
+    // A trigger (dropping the table would drop it), a used AUTOINCREMENT counter (it would
+    // start again) and a definition luamig did not write (its CHECK would be lost).
+    let trigger = Env::new(backends::Backend::Sqlite).expect("SQLite is always available");
+    empty_table_project(
+        &trigger,
+        r#"migrations.RunSQL("CREATE TRIGGER item_named BEFORE INSERT ON shop_item BEGIN SELECT 1; END", "DROP TRIGGER item_named"),"#,
+    );
+    trigger.luamig(&["migrate", "shop", "0001"]).ok();
+    assert_eq!(schema_changes_of_migrate(&trigger), 3, "altered");
+    assert_eq!(
+        trigger.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"),
+        "1"
+    );
+
+    let counter = Env::new(backends::Backend::Sqlite).expect("SQLite is always available");
+    empty_table_project(&counter, "");
+    counter.luamig(&["migrate", "shop", "0001"]).ok();
+    counter.exec("INSERT INTO shop_owner (id) VALUES (1)");
+    counter.exec("INSERT INTO shop_item (name, owner_id) VALUES ('gone', 1)");
+    counter.exec("DELETE FROM shop_item");
+    assert_eq!(schema_changes_of_migrate(&counter), 3, "altered");
+    counter.exec("INSERT INTO shop_item (name, owner_id) VALUES ('next', 1)");
+    assert_eq!(counter.scalar("SELECT id FROM shop_item"), "2");
+
+    let foreign = Env::new(backends::Backend::Sqlite).expect("SQLite is always available");
+    empty_table_project(&foreign, "");
+    foreign.write(
+        "migrations/shop/0001_initial.lua",
+        &mig(
+            &[],
+            r#"migrations.CreateModel { name = "Owner", fields = { {"id", models.AutoField { primary_key = true }} } },
+    migrations.SeparateDatabaseAndState {
+      database_operations = { migrations.RunSQL([[CREATE TABLE "shop_item" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "name" varchar(20) NOT NULL CHECK (length("name") > 0), "owner_id" integer NOT NULL)]]) },
+      state_operations = { migrations.CreateModel { name = "Item", fields = {
+        {"id", models.AutoField { primary_key = true }},
+        {"name", models.CharField { max_length = 20 }},
+        {"owner", models.ForeignKey { to = "shop.Owner", on_delete = models.CASCADE, db_constraint = false, db_index = false }},
+      } } },
+    },"#,
+        ),
+    );
+    foreign.luamig(&["migrate", "shop", "0001"]).ok();
+    assert_eq!(schema_changes_of_migrate(&foreign), 3, "altered");
+    assert!(
+        foreign
+            .scalar("SELECT sql FROM sqlite_master WHERE name = 'shop_item'")
+            .contains(r#"CHECK (length("name") > 0)"#)
+    );
+}

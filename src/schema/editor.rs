@@ -240,6 +240,18 @@ impl SchemaEditor {
         model: &ModelState,
         table: &str,
     ) -> Result<()> {
+        let sql = self.create_table_sql(state, model, table);
+        self.execute(&sql, &[])
+    }
+
+    /// The CREATE TABLE statement of [`SchemaEditor::create_table`] (on PostgreSQL, making
+    /// it defers the foreign keys' constraints).
+    pub fn create_table_sql(
+        &mut self,
+        state: &ProjectState,
+        model: &ModelState,
+        table: &str,
+    ) -> String {
         let mut defs = Vec::new();
         for (name, field) in model.concrete_fields() {
             defs.push(self.column_sql(state, model, name, field, None));
@@ -249,8 +261,7 @@ impl SchemaEditor {
                 defs.push(sql);
             }
         }
-        let sql = format!("CREATE TABLE {} ({})", quote_name(table), defs.join(", "));
-        self.execute(&sql, &[])
+        format!("CREATE TABLE {} ({})", quote_name(table), defs.join(", "))
     }
 
     /// Index statements for a model (unique_together, partial unique constraints, field

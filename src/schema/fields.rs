@@ -258,11 +258,13 @@ impl SchemaEditor {
         // ALTER TABLE ADD COLUMN cannot add a primary key, a UNIQUE column or a NOT NULL
         // column, and cannot drop a default afterwards: those rebuild the table (as Django).
         if field.null && !field.is_unique() && default.is_none() {
-            let col = self.column_sql(state, new_model, name, field, None);
-            self.execute(
-                &format!("ALTER TABLE {} ADD COLUMN {col}", quote_name(&table)),
-                &[],
-            )?;
+            if !self.add_column_by_recreating(state, old_model, new_model, &table)? {
+                let col = self.column_sql(state, new_model, name, field, None);
+                self.execute(
+                    &format!("ALTER TABLE {} ADD COLUMN {col}", quote_name(&table)),
+                    &[],
+                )?;
+            }
             for sql in self.field_index_sql(&table, name, field) {
                 self.defer(sql);
             }
