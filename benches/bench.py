@@ -247,8 +247,9 @@ class Bench:
             self.synthetic_floor(backend, plan, size)
 
     def synthetic_floor(self, backend, plan, size):
-        """Workload 5's apply-all as the floor program: the same DDL and history rows, to tell
-        the databases' own growth with the project from luamig's."""
+        """Workload 5's apply-all as the floor program: the DDL `sqlmigrate` prints and the
+        history rows, to tell the databases' own growth with the project from luamig's (on
+        SQLite luamig creates an empty table again instead of ALTER TABLE ... ADD COLUMN)."""
         result = Result(5, "migrate (apply all)", backend, size, "floor")
         try:
             with Workspace(backend, keep=self.args.keep) as ws:
@@ -397,7 +398,7 @@ def targets(results, args):
         for backend in ("sqlite", "postgres"):
             for label, _, _ in Bench.SYNTHETIC:
                 at_big, at_small = rows.get((5, label, backend, big), {}), rows.get((5, label, backend, small), {})
-                # The floor's growth on the same DDL: what the database itself adds.
+                # The floor's growth on sqlmigrate's DDL: what the database itself adds.
                 floor_growth = ratio(at_big.get("floor"), at_small.get("floor"))
                 vs("5 %s, %s" % (label, backend), at_big.get("luamig"), at_small.get("luamig"), limit,
                    "luamig at %s costs at most %.0fx %s" % (big, limit, small),
