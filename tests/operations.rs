@@ -2386,8 +2386,8 @@ on_both_backends!(
 // SQLite: a column added to an empty table
 
 /// A project whose 0001 makes `shop_owner` and `shop_item` (a foreign key, an indexed
-/// column, a unique pair; `extra_0001` adds operations) and whose 0002 adds a plain column, a
-/// foreign key with its index, and a column added by ALTER TABLE only, never by a rebuild.
+/// column, a unique pair; `extra_0001` adds operations) and whose 0002 adds two nullable
+/// columns, the second a foreign key with its index: columns ALTER TABLE ADD COLUMN can add.
 fn empty_table_project(env: &Env, extra_0001: &str) {
     env.write(
         "migrations/shop/0001_initial.lua",
