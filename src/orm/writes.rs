@@ -8,7 +8,7 @@ use crate::fields::{FieldDefault, FieldKind, OnDelete};
 use crate::value::Value;
 
 use super::core::{OrmContext, db_err, rt};
-use super::meta::{ModelMeta, Registry};
+use super::meta::{M2mMeta, ModelMeta, Registry};
 use super::query::{Compiled, Compiler};
 use super::reads::all_columns;
 use super::values::{from_db, now_for, to_db};
@@ -90,15 +90,7 @@ fn delete_ids(cx: &OrmContext, m: &ModelMeta, ids: &[Value], depth: usize) -> ml
             continue;
         };
         if let Some(link) = &r.m2m {
-            exec_in(
-                cx,
-                &format!(
-                    "DELETE FROM {} WHERE {} IN",
-                    quote_name(&link.table),
-                    quote_name(&link.source_column)
-                ),
-                ids,
-            )?;
+            delete_links(cx, link, ids)?;
             continue;
         }
         let Some(f) = other.field(&r.field).cloned() else {
@@ -153,15 +145,7 @@ fn delete_ids(cx: &OrmContext, m: &ModelMeta, ids: &[Value], depth: usize) -> ml
         }
     }
     for link in m.m2m.values() {
-        exec_in(
-            cx,
-            &format!(
-                "DELETE FROM {} WHERE {} IN",
-                quote_name(&link.table),
-                quote_name(&link.source_column)
-            ),
-            ids,
-        )?;
+        delete_links(cx, link, ids)?;
     }
     let pk = quote_name(m.pk_field().column.as_deref().unwrap_or_default());
     let own = exec_in(
@@ -174,6 +158,16 @@ fn delete_ids(cx: &OrmContext, m: &ModelMeta, ids: &[Value], depth: usize) -> ml
 
 fn marks(n: usize) -> String {
     vec!["%s"; n].join(", ")
+}
+
+/// Deletes the many-to-many link rows whose source is one of `ids`.
+fn delete_links(cx: &OrmContext, link: &M2mMeta, ids: &[Value]) -> mlua::Result<i64> {
+    let sql = format!(
+        "DELETE FROM {} WHERE {} IN",
+        quote_name(&link.table),
+        quote_name(&link.source_column)
+    );
+    exec_in(cx, &sql, ids)
 }
 
 fn exec_in(cx: &OrmContext, prefix: &str, ids: &[Value]) -> mlua::Result<i64> {
