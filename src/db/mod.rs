@@ -7,6 +7,7 @@ mod postgres;
 mod read_cache;
 mod sqlite;
 mod sqlite_library;
+mod sqlite_statements;
 
 pub use read_cache::TableFacts;
 
@@ -432,9 +433,11 @@ impl Database {
         sql: &PreparedSql,
         params: &[Value],
     ) -> Result<u64> {
-        self.with_prepared(sql, |conn, native| {
-            conn.execute_writing(table, native, params)
-        })
+        // A row write: what `note_statement` would find out from its first word.
+        self.rows_written.set(true);
+        let mut conn = self.connection()?;
+        conn.execute_writing(table, &sql.native, params)
+            .map_err(|e| db_error(&sql.shown, e))
     }
 
     /// [`Database::query_prepared`] for the ORM's INSERT of one row into `table`, returning

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
 use super::read_cache::{ExactColumn, ReadCache, TableFacts};
+use super::sqlite_statements::RowWriteStatements;
 use super::{Connection, Rows, Vendor};
 use crate::error::{Error, Result};
 use crate::value::Value;
@@ -15,6 +16,14 @@ pub struct SqliteConnection {
     conn: rusqlite::Connection,
     /// Lookup results kept within a transaction (see [`super::read_cache`]).
     reads: ReadCache,
+    /// The ORM's row writes, compiled (finalized in `Drop`, before `conn` closes).
+    row_writes: RowWriteStatements,
+}
+
+impl Drop for SqliteConnection {
+    fn drop(&mut self) {
+        self.row_writes.finalize_all();
+    }
 }
 
 impl SqliteConnection {
@@ -44,6 +53,7 @@ impl SqliteConnection {
         Ok(SqliteConnection {
             conn,
             reads: ReadCache::default(),
+            row_writes: RowWriteStatements::default(),
         })
     }
 
@@ -221,7 +231,19 @@ impl Connection for SqliteConnection {
     }
 
     fn execute_writing(&mut self, table: &str, sql: &str, params: &[Value]) -> Result<u64, String> {
-        self.run(sql, params, Some(table))
+        if params.is_empty() {
+            return self.run(sql, params, Some(table));
+        }
+        let stays_inside = self.stays_inside(Some(table))?;
+        // SAFETY: the statements were compiled on this connection, which is open.
+        let ran = unsafe { self.row_writes.run(self.conn.handle(), sql, params) };
+        // Forgotten even when it failed: a failed write changed nothing, but forgetting too
+        // much only costs a query.
+        match stays_inside {
+            true => self.reads.forget_table(table),
+            false => self.reads.forget_all(),
+        }
+        ran
     }
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), String> {

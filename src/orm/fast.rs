@@ -19,7 +19,7 @@ use crate::lua::plain::{pairs_at, string_at};
 use super::core::OrmContext;
 use super::reads::lookup_key;
 use super::rows::{Cell, push_instance};
-use super::values::plain_to_db;
+use super::values::plain_into_db;
 
 /// `fast_get(model_key, kwargs, instance_mt)`: the one instance the lookup finds, or nil.
 /// The context travels as the function's upvalue, in a userdata that drops it when Lua
@@ -104,8 +104,8 @@ unsafe fn answer(state: *mut ffi::lua_State) -> bool {
             return false;
         };
         let mut params = Vec::with_capacity(pairs.len());
-        for ((field, _), (_, v)) in compiled.params.iter().zip(&pairs) {
-            match plain_to_db(field, v) {
+        for ((field, _), (_, v)) in compiled.params.iter().zip(pairs) {
+            match plain_into_db(field, v) {
                 Some(value) => params.push(value),
                 None => return false,
             }

@@ -12,7 +12,7 @@ use crate::lua::plain::{Slot, value_at};
 use crate::value::Value;
 
 use super::core::{OrmContext, db_err, rt};
-use super::values::{now_for, plain_to_db, to_db};
+use super::values::{now_for, plain_into_db, plain_to_db, to_db};
 use super::writes::key_field_of;
 
 /// `obj:save()` and `obj:save{update_fields=...}` for one model and one set of fields: the
@@ -144,28 +144,19 @@ impl RowUpdater {
 }
 
 impl RowUpdater {
-    /// The statement's parameters from the slots [`RowUpdater::read`] names, when every
-    /// value converts by copying (see [`plain_to_db`]); None sends the row the general way.
-    fn plain_params(&self, got: &[Slot]) -> Option<Vec<Value>> {
-        let (written, key) = got.split_at(self.slots.len());
-        let mut params = Vec::with_capacity(got.len());
-        for ((_, field, _), got) in self.slots.iter().zip(written) {
-            params.push(match got {
-                _ if field.auto_now => now_for(field.kind),
-                got => plain_value(field, got)?,
-            });
+    /// The parameter for the `i`-th slot [`RowUpdater::read`] names, holding `got`, when it
+    /// converts by copying (see [`plain_into_db`]); None sends the row the general way.
+    fn plain_param(&self, i: usize, got: Slot) -> Option<Value> {
+        let field = match self.slots.get(i) {
+            Some((_, field, _)) if field.auto_now => return Some(now_for(field.kind)),
+            Some((_, field, _)) => field,
+            None => &self.pk,
+        };
+        match got {
+            Slot::Nil => Some(Value::Null),
+            Slot::Plain(p) => plain_into_db(field, p),
+            Slot::Other => None,
         }
-        params.push(plain_value(&self.pk, key.first()?)?);
-        Some(params)
-    }
-}
-
-/// A slot's value for `field` when it converts by copying.
-fn plain_value(field: &crate::fields::Field, got: &Slot) -> Option<Value> {
-    match got {
-        Slot::Nil => Some(Value::Null),
-        Slot::Plain(p) => plain_to_db(field, p),
-        Slot::Other => None,
     }
 }
 
@@ -228,13 +219,13 @@ unsafe fn write_plain(state: *mut ffi::lua_State) -> Option<i64> {
             return Some(1);
         }
         ffi::luaL_checkstack(state, 2, c"save".as_ptr());
-        let mut got = Vec::with_capacity(updater.read.len());
-        for &slot in &updater.read {
+        let mut params = Vec::with_capacity(updater.read.len());
+        for (i, &slot) in updater.read.iter().enumerate() {
             ffi::lua_rawgeti(state, 1, slot as ffi::lua_Integer);
-            got.push(value_at(state, -1));
+            let got = value_at(state, -1);
             ffi::lua_pop(state, 1);
+            params.push(updater.plain_param(i, got)?);
         }
-        let params = updater.plain_params(&got)?;
         db.execute_prepared_writing(&updater.table, &updater.sql, &params)
             .ok()
             .map(|n| n as i64)

@@ -86,13 +86,18 @@ pub fn to_db(field: &Field, v: &LuaValue, vendor: Vendor) -> Result<Value, Strin
 /// date or time field, an integer into an integer field, a key into a foreign key, a
 /// boolean, a number into a float field. None: [`to_db`] converts it (and words any error).
 pub fn plain_to_db(field: &Field, v: &Plain) -> Option<Value> {
+    match v {
+        // Checked first, so that a string the general path converts is not copied.
+        Plain::Text(_) if !holds_text_as_is(field) => None,
+        v => plain_into_db(field, v.clone()),
+    }
+}
+
+/// [`plain_to_db`] taking the value, so a string is moved rather than copied.
+pub fn plain_into_db(field: &Field, v: Plain) -> Option<Value> {
     use FieldKind::*;
     Some(match (field.kind, v) {
-        (
-            CharField | TextField | SlugField | EmailField | URLField | DateField | TimeField
-            | ForeignKey | OneToOneField,
-            Plain::Text(s),
-        ) => Value::Text(s.clone()),
+        (_, Plain::Text(s)) if holds_text_as_is(field) => Value::Text(s),
         (
             AutoField
             | BigAutoField
@@ -106,12 +111,29 @@ pub fn plain_to_db(field: &Field, v: &Plain) -> Option<Value> {
             | ForeignKey
             | OneToOneField,
             Plain::Int(i),
-        ) => Value::Int(*i),
-        (BooleanField, Plain::Bool(b)) => Value::Bool(*b),
-        (FloatField, Plain::Num(n)) => Value::Float(*n),
-        (FloatField, Plain::Int(i)) => Value::Float(*i as f64),
+        ) => Value::Int(i),
+        (BooleanField, Plain::Bool(b)) => Value::Bool(b),
+        (FloatField, Plain::Num(n)) => Value::Float(n),
+        (FloatField, Plain::Int(i)) => Value::Float(i as f64),
         _ => return None,
     })
+}
+
+/// Whether a UTF-8 string goes into `field` unchanged.
+fn holds_text_as_is(field: &Field) -> bool {
+    use FieldKind::*;
+    matches!(
+        field.kind,
+        CharField
+            | TextField
+            | SlugField
+            | EmailField
+            | URLField
+            | DateField
+            | TimeField
+            | ForeignKey
+            | OneToOneField
+    )
 }
 
 fn describe(v: &LuaValue) -> String {
