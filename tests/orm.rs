@@ -495,6 +495,50 @@ fn create_saves_and_returns_the_instance(env: &Env) {
     );
 }
 
+/// New rows saved one after another with different fields given (a key or not, a field
+/// with a default left out or not) each get their own INSERT, though the statement for a
+/// set of fields is compiled once.
+fn new_rows_giving_different_fields_store_what_each_gives(env: &Env) {
+    checked(
+        env,
+        r#"
+  for round = 1, 2 do
+    local keyed = Order.objects:create { id = 40 + 10 * round, title = "keyed" .. round, qty = round }
+    check(keyed.pk, 40 + 10 * round, "the key given")
+    local plain = Order.objects:create { title = "plain" .. round }
+    check(plain.qty, 0, "the default filled in")
+    local with_customer = Order.new { title = "with" .. round, qty = 7 }
+    with_customer.customer = Customer.objects:get { pk = 1 }
+    with_customer:save()
+    check(with_customer.customer_id, 1, "the key of the customer")
+    Customer.objects:create { id = 60 + 10 * round, name = "K" .. round, city = "Oslo" }
+    Customer.objects:create { name = "N" .. round, city = "Oslo" }
+  end
+"#,
+    );
+    assert_eq!(
+        col(
+            env,
+            "SELECT title, qty, COALESCE(customer_id, 0) FROM shop_order WHERE id > 5 ORDER BY title"
+        ),
+        vec![
+            "keyed1|1|0",
+            "keyed2|2|0",
+            "plain1|0|0",
+            "plain2|0|0",
+            "with1|7|1",
+            "with2|7|1"
+        ]
+    );
+    assert_eq!(
+        col(
+            env,
+            "SELECT name, CASE WHEN name LIKE 'K%' THEN id ELSE 0 END FROM shop_customer WHERE city = 'Oslo' ORDER BY name"
+        ),
+        vec!["K1|70", "K2|80", "N1|0", "N2|0"]
+    );
+}
+
 fn get_or_create_existing_and_new_with_defaults(env: &Env) {
     checked(
         env,
@@ -2333,6 +2377,7 @@ on_both_backends!(
     filter_exclude_chain_and_laziness,
     get_does_not_exist_and_multiple_objects_returned,
     create_saves_and_returns_the_instance,
+    new_rows_giving_different_fields_store_what_each_gives,
     get_or_create_existing_and_new_with_defaults,
     update_or_create_updates_or_creates,
     get_with_plain_lookups_matches_the_general_path,

@@ -26,7 +26,11 @@ pub struct OrmContext {
     pub lookups: RefCell<rustc_hash::FxHashMap<String, Rc<Lookup>>>,
     /// Tables known to be plain or not (see `save::plain_table`).
     pub plain_tables: RefCell<rustc_hash::FxHashMap<String, bool>>,
+    /// Compiled `save()` INSERTs by model, then by the positions of the fields given.
+    pub inserts: RefCell<rustc_hash::FxHashMap<String, InsertsByFields>>,
 }
+
+pub type InsertsByFields = rustc_hash::FxHashMap<Vec<usize>, Rc<super::writes::CompiledInsert>>;
 
 pub(super) fn rt(msg: impl std::fmt::Display) -> mlua::Error {
     mlua::Error::runtime(msg.to_string())

@@ -1,6 +1,8 @@
 //! The ORM's writes other than per-row saves: queryset updates and deletes (with Django's
 //! cascades), inserts, and many-to-many link rows.
 
+use std::rc::Rc;
+
 use mlua::{Lua, Table, Value as LuaValue};
 
 use crate::db::{Vendor, quote_name};
@@ -205,51 +207,86 @@ fn query_in(cx: &OrmContext, prefix: &str, ids: &[Value]) -> mlua::Result<Vec<Va
 }
 
 /// The values of one row for INSERT: every concrete field (auto keys left out when nil),
-/// defaults and auto_now applied, keyed by attname in `values`.
+/// defaults and auto_now applied, keyed by attname in `values`. Returns the positions of
+/// the fields given values, and the values.
 fn row_values(
+    lua: &Lua,
     reg: &Registry,
     m: &ModelMeta,
     values: &Table,
     vendor: Vendor,
-) -> mlua::Result<(Vec<String>, Vec<Value>)> {
-    let mut cols = Vec::new();
-    let mut params = Vec::new();
-    for f in &m.fields {
-        let mut v: LuaValue = values.get(f.attname.as_str())?;
-        if v.is_nil() && f.field.kind.is_auto() {
+) -> mlua::Result<(Vec<usize>, Vec<Value>)> {
+    // A row of plain values (the common case) is read in one pass; others value by value.
+    let plain = crate::lua::plain::pairs(lua, values, |_| true)?;
+    let mut fields = Vec::with_capacity(m.fields.len());
+    let mut params = Vec::with_capacity(m.fields.len());
+    for (i, f) in m.fields.iter().enumerate() {
+        let mut given = match &plain {
+            Some(pairs) => match pairs.iter().find(|(name, _)| *name == f.attname) {
+                Some((_, v)) => Given::Plain(v.clone()),
+                None => Given::Nil,
+            },
+            None => match values.get::<LuaValue>(f.attname.as_str())? {
+                LuaValue::Nil => Given::Nil,
+                v => Given::Lua(v),
+            },
+        };
+        if matches!(given, Given::Nil) && f.field.kind.is_auto() {
             continue;
         }
-        if v.is_nil() && (f.field.auto_now || f.field.auto_now_add) {
-            cols.push(quote_name(f.column.as_deref().unwrap_or_default()));
+        if matches!(given, Given::Nil) && (f.field.auto_now || f.field.auto_now_add) {
+            fields.push(i);
             params.push(now_for(f.field.kind));
             continue;
         }
-        if v.is_nil()
+        if matches!(given, Given::Nil)
             && let Some(FieldDefault::Lua(func)) = &f.field.default
         {
-            v = func.call::<LuaValue>(())?;
+            given = match func.call::<LuaValue>(())? {
+                LuaValue::Nil => Given::Nil,
+                v => Given::Lua(v),
+            };
         }
         let field = if f.field.kind.is_foreign_key() {
             &key_field_of(reg, f)
         } else {
             &f.field
         };
-        let value = if v.is_nil() {
-            match (&f.field.default, &f.field.db_default) {
+        let converted = match given {
+            Given::Nil => match (&f.field.default, &f.field.db_default) {
                 (Some(FieldDefault::Value(d)), _) => {
-                    crate::value::column_value(f.field.kind, d, vendor)
+                    Ok(crate::value::column_value(f.field.kind, d, vendor))
                 }
                 (None, Some(_)) => continue,
-                _ => Value::Null,
-            }
-        } else {
-            to_db(field, &v, vendor)
-                .map_err(|e| rt(format!("{}.{}: field '{}': {e}", m.app, m.name, f.name)))?
+                _ => Ok(Value::Null),
+            },
+            Given::Plain(p) => match super::values::plain_to_db(field, &p) {
+                Some(v) => Ok(v),
+                None => to_db(field, &p.to_lua(lua)?, vendor),
+            },
+            Given::Lua(v) => to_db(field, &v, vendor),
         };
-        cols.push(quote_name(f.column.as_deref().unwrap_or_default()));
+        let value =
+            converted.map_err(|e| rt(format!("{}.{}: field '{}': {e}", m.app, m.name, f.name)))?;
+        fields.push(i);
         params.push(value);
     }
-    Ok((cols, params))
+    Ok((fields, params))
+}
+
+/// A field's value as a row table gives it.
+enum Given {
+    Nil,
+    Plain(crate::lua::plain::Plain),
+    Lua(LuaValue),
+}
+
+/// The quoted column names of `m`'s fields at `positions`.
+fn columns_at(m: &ModelMeta, positions: &[usize]) -> Vec<String> {
+    positions
+        .iter()
+        .map(|&i| quote_name(m.fields[i].column.as_deref().unwrap_or_default()))
+        .collect()
 }
 
 /// The field whose type a value written to `f` takes: a foreign key stores its target's
@@ -288,15 +325,16 @@ pub(super) fn insert(
         // Rows with the same columns are inserted together.
         let mut prepared = Vec::with_capacity(chunk.len());
         for r in chunk {
-            prepared.push(row_values(&cx.reg, &m, r, cx.vendor)?);
+            prepared.push(row_values(lua, &cx.reg, &m, r, cx.vendor)?);
         }
         let mut i = 0;
         while i < prepared.len() {
-            let cols = prepared[i].0.clone();
+            let positions = &prepared[i].0;
+            let cols = columns_at(&m, positions);
             let mut j = i;
             let mut params = Vec::new();
             let mut groups = Vec::new();
-            while j < prepared.len() && prepared[j].0 == cols && groups.len() < 500 {
+            while j < prepared.len() && prepared[j].0 == *positions && groups.len() < 500 {
                 groups.push(format!("({})", marks(cols.len())));
                 params.extend(prepared[j].1.iter().cloned());
                 j += 1;
@@ -328,6 +366,7 @@ pub(super) fn insert(
 
 /// `obj:save()` of a new row: one INSERT returning every column, so the instance gets its
 /// key and what the database filled in (defaults, auto_now) without reading the row again.
+/// The statement is compiled once per model and set of columns given.
 pub(super) fn insert_row(
     lua: &Lua,
     cx: &OrmContext,
@@ -335,24 +374,53 @@ pub(super) fn insert_row(
     row: &Table,
 ) -> mlua::Result<Table> {
     let m = cx.model(key)?;
-    let (cols, params) = row_values(&cx.reg, &m, row, cx.vendor)?;
+    let (positions, params) = row_values(lua, &cx.reg, &m, row, cx.vendor)?;
+    let compiled = cx
+        .inserts
+        .borrow()
+        .get(key)
+        .and_then(|by| by.get(&positions[..]).cloned());
+    let compiled = match compiled {
+        Some(c) => c,
+        None => {
+            let c = Rc::new(compile_insert(cx, &m, &positions));
+            let mut inserts = cx.inserts.borrow_mut();
+            let by = inserts.entry(key.to_string()).or_default();
+            by.insert(positions, c.clone());
+            c
+        }
+    };
+    let rows = cx
+        .db
+        .query_prepared_inserting(&m.table, &compiled.sql, &params)
+        .map_err(db_err)?;
+    cx.rows_to_lua(lua, &compiled.fields, &rows.rows, None)?
+        .get(1)
+}
+
+/// One model's INSERT of a row giving values for some of its fields (see [`insert_row`]).
+pub struct CompiledInsert {
+    sql: crate::db::PreparedSql,
+    /// Every field of the model, as the row comes back.
+    fields: Vec<crate::fields::Field>,
+}
+
+fn compile_insert(cx: &OrmContext, m: &ModelMeta, positions: &[usize]) -> CompiledInsert {
     let table = quote_name(&m.table);
-    let returning = all_columns(&m, None);
-    let sql = if cols.is_empty() {
+    let returning = all_columns(m, None);
+    let sql = if positions.is_empty() {
         format!("INSERT INTO {table} DEFAULT VALUES RETURNING {returning}")
     } else {
         format!(
             "INSERT INTO {table} ({}) VALUES ({}) RETURNING {returning}",
-            cols.join(", "),
-            marks(cols.len())
+            columns_at(m, positions).join(", "),
+            marks(positions.len())
         )
     };
-    let rows = cx
-        .db
-        .query_prepared_inserting(&m.table, &cx.db.prepare(&sql), &params)
-        .map_err(db_err)?;
-    let fields: Vec<_> = m.fields.iter().map(|f| f.field.clone()).collect();
-    cx.rows_to_lua(lua, &fields, &rows.rows, None)?.get(1)
+    CompiledInsert {
+        sql: cx.db.prepare(&sql),
+        fields: m.fields.iter().map(|f| f.field.clone()).collect(),
+    }
 }
 
 /// Many-to-many link rows: `add`, `remove` (of `ids`) and `clear`.
