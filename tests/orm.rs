@@ -2300,6 +2300,67 @@ fn postgres_lookups_after_a_failed_statement_meet_the_aborted_transaction() {
     );
 }
 
+/// A new row comes back as stored from tables whose rows cannot be found by `rowid` on
+/// SQLite (where luamig reads an inserted row back by it instead of using RETURNING): a
+/// `WITHOUT ROWID` table made by RunSQL, and a table with a column named `rowid`.
+fn new_rows_come_back_from_tables_without_a_usable_rowid(env: &Env) {
+    let without_rowid = env.pick(" WITHOUT ROWID", "");
+    env.migration(
+        "odd",
+        "0001_initial",
+        &format!(
+            r#"{HEAD}return migrations.Migration {{ operations = {{
+  migrations.SeparateDatabaseAndState {{
+    database_operations = {{
+      migrations.RunSQL {{ sql = "CREATE TABLE odd_keyed (code varchar(10) NOT NULL PRIMARY KEY, n integer NOT NULL DEFAULT 7){without_rowid}", reverse_sql = "DROP TABLE odd_keyed" }},
+    }},
+    state_operations = {{
+      migrations.CreateModel {{ name = "Keyed", fields = {{
+        {{"code", models.CharField {{ max_length = 10, primary_key = true }}}},
+        {{"n", models.IntegerField {{ db_default = 7 }}}},
+      }}}},
+    }},
+  }},
+  migrations.CreateModel {{ name = "Shadow", fields = {{
+    {{"id", models.AutoField {{ primary_key = true }}}},
+    {{"rowid", models.IntegerField()}},
+  }}}},
+}} }}
+"#
+        ),
+    );
+    env.migration(
+        "odd",
+        "0002_rows",
+        &format!(
+            r#"{HEAD}return migrations.Migration {{ dependencies = {{ {{"odd", "0001_initial"}} }}, operations = {{
+  migrations.RunLua(function(apps)
+    local Keyed = apps.get_model("odd", "Keyed")
+    local Shadow = apps.get_model("odd", "Shadow")
+    for _, code in ipairs {{ "b", "a" }} do
+      local k = Keyed.objects:create {{ code = code }}
+      assert(k.pk == code and k.n == 7, "keyed row " .. code .. ": " .. tostring(k.pk) .. " " .. tostring(k.n))
+    end
+    for i, value in ipairs {{ 77, 5 }} do
+      local s = Shadow.objects:create {{ rowid = value }}
+      assert(s.pk == i and s.rowid == value, "shadow row " .. i .. ": " .. tostring(s.pk) .. " " .. tostring(s.rowid))
+    end
+  end, migrations.RunLua.noop),
+}} }}
+"#
+        ),
+    );
+    env.luamig(&["migrate"]).ok();
+    assert_eq!(
+        env.rows("SELECT code, n FROM odd_keyed ORDER BY code"),
+        [["a", "7"], ["b", "7"]]
+    );
+    assert_eq!(
+        env.rows("SELECT id, rowid FROM odd_shadow ORDER BY id"),
+        [["1", "77"], ["2", "5"]]
+    );
+}
+
 /// Per-row `save{update_fields}` (sent in batches on PostgreSQL) behaves as one statement
 /// per row: a read in between sees the rows, and a failing row is reported at its `save`
 /// line with the rows before it written (here in a non-atomic migration, so they stay).
@@ -2363,6 +2424,7 @@ on_both_backends!(
     fetched_instances_with_null_fields_read_and_write_them,
     repeated_lookups_see_every_write_before_them,
     saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line,
+    new_rows_come_back_from_tables_without_a_usable_rowid,
     batched_saves_store_every_kind_of_value_as_single_saves_do,
     full_saves_in_a_loop_keep_djangos_save,
     saves_before_an_atomic_block_survive_its_rollback,

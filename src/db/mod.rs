@@ -101,10 +101,10 @@ pub trait Connection {
     fn query_inserting(
         &mut self,
         table: &str,
-        sql: &str,
+        sql: InsertSql<'_>,
         params: &[Value],
     ) -> std::result::Result<Rows, String> {
-        self.query_writing(table, sql, params)
+        self.query_writing(table, sql.returning, params)
     }
     /// [`Connection::query`] of an ORM lookup reading `table` only and comparing `columns`
     /// with the parameters (`column = %s`, in order), which may be answered from results
@@ -445,12 +445,17 @@ impl Database {
     pub fn query_prepared_inserting(
         &self,
         table: &str,
-        sql: &PreparedSql,
+        sql: &InsertStatements,
         params: &[Value],
     ) -> Result<Rows> {
         self.flush_pending()?;
-        self.with_prepared(sql, |conn, native| {
-            conn.query_inserting(table, native, params)
+        self.with_prepared(&sql.returning, |conn, native| {
+            let sql = InsertSql {
+                returning: native,
+                insert: &sql.insert.native,
+                read_back: &sql.read_back.native,
+            };
+            conn.query_inserting(table, sql, params)
         })
     }
 
@@ -646,6 +651,23 @@ fn db_error(sql: &str, message: String) -> Error {
 pub struct PreparedSql {
     native: String,
     shown: String,
+}
+
+/// The ORM's INSERT of one row that hands back the row as stored, two ways: `returning`, one
+/// statement with a RETURNING clause; or `insert`, the same without it, then `read_back`,
+/// a SELECT of the same columns `WHERE rowid = %s` (SQLite, on tables; see
+/// `SqliteConnection::query_inserting`).
+pub struct InsertStatements {
+    pub returning: PreparedSql,
+    pub insert: PreparedSql,
+    pub read_back: PreparedSql,
+}
+
+/// [`InsertStatements`] in the backend's own placeholders.
+pub struct InsertSql<'a> {
+    pub returning: &'a str,
+    pub insert: &'a str,
+    pub read_back: &'a str,
 }
 
 /// Turns Django-style `%s` placeholders into the backend's, and `%%` into `%`.

@@ -10,7 +10,7 @@ use postgres::{Client, NoTls, Statement};
 use rust_decimal::Decimal;
 
 use super::read_cache::{ExactColumn, ReadCache, TableFacts};
-use super::{Connection, Rows, Vendor, quote_name};
+use super::{Connection, InsertSql, Rows, Vendor, quote_name};
 use crate::error::{Error, Result};
 use crate::settings::DatabaseUrl;
 use crate::value::Value;
@@ -209,6 +209,7 @@ impl PostgresConnection {
                 keeps_answers: flag(0),
                 writes_stay_inside: flag(1),
                 exact_columns: Rc::new(exact_columns),
+                rowid_reads: false,
             };
             self.reads.learn(table, facts);
         }
@@ -511,13 +512,13 @@ impl Connection for PostgresConnection {
     fn query_inserting(
         &mut self,
         table: &str,
-        sql: &str,
+        sql: InsertSql<'_>,
         params: &[Value],
     ) -> std::result::Result<Rows, String> {
         let stays_inside = self.reads.is_empty() || self.facts_of(table)?.writes_stay_inside;
         // A failed INSERT forgets everything (see `failed`); a done one what its row could
         // change.
-        let rows = self.fetch(sql, params)?;
+        let rows = self.fetch(sql.returning, params)?;
         self.reads.forget_inserted(table, &rows, stays_inside);
         Ok(rows)
     }

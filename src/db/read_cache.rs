@@ -73,6 +73,9 @@ pub struct TableFacts {
     pub writes_stay_inside: bool,
     /// Its columns that compare exactly (see [`ExactColumn`]), by name.
     pub exact_columns: Rc<HashMap<String, ExactColumn>>,
+    /// SQLite: a table whose rows are found by `rowid` (not a view, not `WITHOUT ROWID`, no
+    /// column taking that name), so a row just inserted can be read back by it.
+    pub rowid_reads: bool,
 }
 
 /// The answers kept for one lookup statement of one table.
@@ -335,6 +338,7 @@ mod tests {
                 keeps_answers: true,
                 writes_stay_inside: true,
                 exact_columns: Rc::new(exact.into_iter().collect()),
+                rowid_reads: true,
             },
         );
         cache

@@ -400,25 +400,31 @@ pub(super) fn insert_row(
 
 /// One model's INSERT of a row giving values for some of its fields (see [`insert_row`]).
 pub struct CompiledInsert {
-    sql: crate::db::PreparedSql,
+    sql: crate::db::InsertStatements,
     /// Every field of the model, as the row comes back.
     fields: Vec<crate::fields::Field>,
 }
 
 fn compile_insert(cx: &OrmContext, m: &ModelMeta, positions: &[usize]) -> CompiledInsert {
     let table = quote_name(&m.table);
-    let returning = all_columns(m, None);
-    let sql = if positions.is_empty() {
-        format!("INSERT INTO {table} DEFAULT VALUES RETURNING {returning}")
+    let columns = all_columns(m, None);
+    let insert = if positions.is_empty() {
+        format!("INSERT INTO {table} DEFAULT VALUES")
     } else {
         format!(
-            "INSERT INTO {table} ({}) VALUES ({}) RETURNING {returning}",
+            "INSERT INTO {table} ({}) VALUES ({})",
             columns_at(m, positions).join(", "),
             marks(positions.len())
         )
     };
     CompiledInsert {
-        sql: cx.db.prepare(&sql),
+        sql: crate::db::InsertStatements {
+            returning: cx.db.prepare(&format!("{insert} RETURNING {columns}")),
+            read_back: cx
+                .db
+                .prepare(&format!("SELECT {columns} FROM {table} WHERE rowid = %s")),
+            insert: cx.db.prepare(&insert),
+        },
         fields: m.fields.iter().map(|f| f.field.clone()).collect(),
     }
 }
