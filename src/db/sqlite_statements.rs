@@ -1,5 +1,5 @@
-//! The ORM's row writes on SQLite (`save()`'s UPDATE, run once per row), kept compiled by
-//! their SQL text and run through SQLite's C API.
+//! The ORM's row writes on SQLite (`save()`'s UPDATE and INSERT, run once per row), kept
+//! compiled by their SQL text and run through SQLite's C API.
 //!
 //! rusqlite's statement cache hashes the SQL with SipHash twice per run (taking the
 //! statement out and putting it back) and copies every text parameter; per row that cost
@@ -78,11 +78,13 @@ unsafe fn compile(db: *mut ffi::sqlite3, sql: &str) -> Result<NonNull<ffi::sqlit
             ffi::sqlite3_finalize(stmt);
             return Err(message(db, rc));
         }
-        let rest = (tail as usize).saturating_sub(sql.as_ptr() as usize);
         let Some(stmt) = NonNull::new(stmt) else {
             return Err("empty statement".to_string());
         };
-        if !sql[rest.min(sql.len())..].trim().is_empty() {
+        // `tail` points just past the first statement, within `sql`.
+        let rest = (tail as usize).saturating_sub(sql.as_ptr() as usize);
+        let after = sql.as_bytes().get(rest..).unwrap_or_default();
+        if !after.iter().all(u8::is_ascii_whitespace) {
             ffi::sqlite3_finalize(stmt.as_ptr());
             return Err("more than one statement".to_string());
         }
