@@ -258,22 +258,14 @@ mod tests {
     fn refuses_what_is_not_one_statement_returning_no_rows() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         let mut statements = RowWriteStatements::default();
-        let two = run(
-            &conn,
-            &mut statements,
-            "SELECT ?; SELECT 2",
-            &[Value::Int(1)],
-        );
-        assert_eq!(two, Err("more than one statement".to_string()));
-        let rows = run(&conn, &mut statements, "SELECT ?", &[Value::Int(1)]);
-        assert_eq!(rows, Err("the statement returned rows".to_string()));
-        let bad = run(
-            &conn,
-            &mut statements,
-            "UPDATE nowhere SET a = ?",
-            &[Value::Int(1)],
-        );
-        assert_eq!(bad, Err("no such table: nowhere".to_string()));
+        for (sql, refusal) in [
+            ("SELECT ?; SELECT 2", "more than one statement"),
+            ("SELECT ?", "the statement returned rows"),
+            ("UPDATE nowhere SET a = ?", "no such table: nowhere"),
+        ] {
+            let got = run(&conn, &mut statements, sql, &[Value::Int(1)]);
+            assert_eq!(got, Err(refusal.to_string()), "{sql}");
+        }
         statements.finalize_all();
     }
 }
