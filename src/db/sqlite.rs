@@ -280,29 +280,28 @@ impl Connection for SqliteConnection {
         sql: InsertSql<'_>,
         params: &[Value],
     ) -> Result<Rows, String> {
-        let stays_inside = self.stays_inside(Some(table))?;
+        // With nothing kept there is nothing to forget (as `stays_inside`).
+        let nothing_kept = self.reads.is_empty();
+        let facts = self.facts_of(table)?;
+        let stays_inside = nothing_kept || facts.writes_stay_inside;
+        let rowid_reads = facts.rowid_reads;
         // SQLite runs a statement with RETURNING under a statement journal, copying every
         // page it writes before writing it (8 KB and more per row): on a table, the INSERT
         // alone and a read of the row by rowid cost far less.
-        let rows = if self.facts_of(table)?.rowid_reads {
+        let rowid;
+        let (query, query_params) = if rowid_reads {
             // SAFETY: the statements were compiled on this connection, which is open.
             unsafe {
                 self.row_writes
                     .run(self.conn.handle(), sql.insert, params)?
             };
-            let rowid = self.conn.last_insert_rowid();
-            let mut stmt = self
-                .conn
-                .prepare_cached(sql.read_back)
-                .map_err(|e| e.to_string())?;
-            read_rows(&mut stmt, &[Value::Int(rowid)])?
+            rowid = [Value::Int(self.conn.last_insert_rowid())];
+            (sql.read_back, &rowid[..])
         } else {
-            let mut stmt = self
-                .conn
-                .prepare_cached(sql.returning)
-                .map_err(|e| e.to_string())?;
-            read_rows(&mut stmt, params)?
+            (sql.returning, params)
         };
+        let mut stmt = self.conn.prepare_cached(query).map_err(|e| e.to_string())?;
+        let rows = read_rows(&mut stmt, query_params)?;
         // A failed INSERT changed nothing; a done one forgets what its row could change.
         self.reads.forget_inserted(table, &rows, stays_inside);
         Ok(rows)

@@ -223,7 +223,7 @@ fn row_values(
     for (i, f) in m.fields.iter().enumerate() {
         let mut given = match &plain {
             Some(pairs) => match pairs.iter().find(|(name, _)| *name == f.attname) {
-                Some((_, v)) => Given::Plain(v.clone()),
+                Some((_, v)) => Given::Plain(v),
                 None => Given::Nil,
             },
             None => match values.get::<LuaValue>(f.attname.as_str())? {
@@ -260,7 +260,7 @@ fn row_values(
                 (None, Some(_)) => continue,
                 _ => Ok(Value::Null),
             },
-            Given::Plain(p) => match super::values::plain_to_db(field, &p) {
+            Given::Plain(p) => match super::values::plain_to_db(field, p) {
                 Some(v) => Ok(v),
                 None => to_db(field, &p.to_lua(lua)?, vendor),
             },
@@ -275,9 +275,9 @@ fn row_values(
 }
 
 /// A field's value as a row table gives it.
-enum Given {
+enum Given<'a> {
     Nil,
-    Plain(crate::lua::plain::Plain),
+    Plain(&'a crate::lua::plain::Plain),
     Lua(LuaValue),
 }
 
