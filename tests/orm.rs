@@ -2300,6 +2300,39 @@ fn postgres_lookups_after_a_failed_statement_meet_the_aborted_transaction() {
     );
 }
 
+/// A new row the database refuses (a duplicate key) fails the migration at the `create`
+/// line, and the migration's rows are rolled back, the ones created before it included.
+fn refused_new_row_fails_at_its_line_and_rolls_back(env: &Env) {
+    shop(env);
+    env.luamig(&["migrate", "shop", "0001"]).ok();
+    env.migration(
+        "shop",
+        "0002_twin",
+        &format!(
+            r#"{HEAD}return migrations.Migration {{ dependencies = {{ {{"shop", "0001_initial"}} }}, operations = {{
+  migrations.RunLua(function(apps)
+    local Customer = apps.get_model("shop", "Customer")
+    local Author = apps.get_model("shop", "Author")
+    Customer.objects:create {{ name = "Dan", city = "Oslo" }}
+    Author.objects:create {{ id = 1, name = "Twin" }}
+  end, migrations.RunLua.noop),
+}} }}
+"#
+        ),
+    );
+    let run = env.luamig(&["migrate"]).fails();
+    let line = run.error_line();
+    let refused = ["unique", "duplicate key"];
+    assert!(
+        line.starts_with("error: migrations/shop/0002_twin.lua:8: ")
+            && refused.iter().any(|r| line.to_lowercase().contains(r)),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.value("SELECT count(*) FROM shop_customer"), "3");
+    assert_eq!(env.applied(), vec!["shop.0001_initial"]);
+}
+
 /// A new row comes back as stored from tables whose rows cannot be found by `rowid` on
 /// SQLite (where luamig reads an inserted row back by it instead of using RETURNING): a
 /// `WITHOUT ROWID` table made by RunSQL, and a table with a column named `rowid`.
@@ -2425,6 +2458,7 @@ on_both_backends!(
     repeated_lookups_see_every_write_before_them,
     saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line,
     new_rows_come_back_from_tables_without_a_usable_rowid,
+    refused_new_row_fails_at_its_line_and_rolls_back,
     batched_saves_store_every_kind_of_value_as_single_saves_do,
     full_saves_in_a_loop_keep_djangos_save,
     saves_before_an_atomic_block_survive_its_rollback,
