@@ -17,7 +17,48 @@ pub enum Value {
     Json(serde_json::Value),
 }
 
+/// A [`Value`] borrowed, so that one can be compared or keyed without copying its text.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueRef<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(&'a str),
+    Bytes(&'a [u8]),
+    Decimal(&'a Decimal),
+    Json(&'a serde_json::Value),
+}
+
+impl ValueRef<'_> {
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::Int(i) => Value::Int(i),
+            ValueRef::Float(f) => Value::Float(f),
+            ValueRef::Text(t) => Value::Text(t.to_string()),
+            ValueRef::Bytes(b) => Value::Bytes(b.to_vec()),
+            ValueRef::Decimal(d) => Value::Decimal(*d),
+            ValueRef::Json(j) => Value::Json(j.clone()),
+        }
+    }
+}
+
 impl Value {
+    pub fn borrowed(&self) -> ValueRef<'_> {
+        match self {
+            Value::Null => ValueRef::Null,
+            Value::Bool(b) => ValueRef::Bool(*b),
+            Value::Int(i) => ValueRef::Int(*i),
+            Value::Float(f) => ValueRef::Float(*f),
+            Value::Text(t) => ValueRef::Text(t),
+            Value::Bytes(b) => ValueRef::Bytes(b),
+            Value::Decimal(d) => ValueRef::Decimal(d),
+            Value::Json(j) => ValueRef::Json(j),
+        }
+    }
+
     /// True for SQL NULL.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)

@@ -9,7 +9,7 @@ mod sqlite;
 mod sqlite_library;
 mod sqlite_statements;
 
-pub use read_cache::TableFacts;
+pub use read_cache::{TableFacts, push_key_value};
 
 use std::cell::RefCell;
 
@@ -117,13 +117,13 @@ pub trait Connection {
     ) -> std::result::Result<std::rc::Rc<Rows>, String> {
         self.query(sql, params).map(std::rc::Rc::new)
     }
-    /// The answer kept for a [`Connection::query_cached`] lookup, if there is one now;
-    /// runs nothing.
+    /// The answer kept for a [`Connection::query_cached`] lookup, by its parameters' key
+    /// (`read_cache::push_key_value`), if there is one now; runs nothing.
     fn kept_answer(
         &mut self,
         _table: &str,
         _sql: &str,
-        _params: &[Value],
+        _key: &[u8],
     ) -> Option<std::rc::Rc<Rows>> {
         None
     }
@@ -400,20 +400,19 @@ impl Database {
         }
     }
 
-    /// The answer kept for an ORM lookup (see `read_cache`), if any; runs nothing, so a
-    /// caller without one takes [`Database::query_prepared_reading`].
+    /// The answer kept for an ORM lookup (see `read_cache`), by its parameters' key
+    /// (`read_cache::push_key_value`), if any; runs nothing, so a caller without one takes
+    /// [`Database::query_prepared_reading`].
     pub fn kept_answer(
         &self,
         table: &str,
         sql: &PreparedSql,
-        params: &[Value],
+        key: &[u8],
     ) -> Option<std::rc::Rc<Rows>> {
         if !self.control.borrow().is_empty() || !self.reads_may_pass_queue(table) {
             return None;
         }
-        self.conn
-            .borrow_mut()
-            .kept_answer(table, &sql.native, params)
+        self.conn.borrow_mut().kept_answer(table, &sql.native, key)
     }
 
     /// [`Database::execute_prepared`] for the ORM's row write to `table`.

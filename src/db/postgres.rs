@@ -545,11 +545,11 @@ impl Connection for PostgresConnection {
         Ok(self.reads.keep(table, (sql, columns), params, rows))
     }
 
-    fn kept_answer(&mut self, table: &str, sql: &str, params: &[Value]) -> Option<Rc<Rows>> {
+    fn kept_answer(&mut self, table: &str, sql: &str, key: &[u8]) -> Option<Rc<Rows>> {
         if !self.reads.facts(table)?.keeps_answers {
             return None;
         }
-        self.reads.get(table, sql, params).cloned()
+        self.reads.get_by_key(table, sql, key).cloned()
     }
 
     fn table_facts(&mut self, table: &str) -> Result<TableFacts, String> {

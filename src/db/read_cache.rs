@@ -37,7 +37,7 @@ use std::rc::Rc;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::Rows;
-use crate::value::Value;
+use crate::value::{Value, ValueRef};
 
 /// Results kept at most; past that, all are forgotten and keeping starts again.
 const MAX_RESULTS: usize = 10_000;
@@ -105,7 +105,7 @@ impl ReadCache {
     pub fn key(params: &[Value]) -> Vec<u8> {
         let mut key = Vec::with_capacity(16 * params.len());
         for p in params {
-            push_value(&mut key, p);
+            push_key_value(&mut key, p.borrowed());
         }
         key
     }
@@ -116,11 +116,16 @@ impl ReadCache {
     }
 
     pub fn get(&self, table: &str, sql: &str, params: &[Value]) -> Option<&Rc<Rows>> {
+        self.get_by_key(table, sql, &Self::key(params))
+    }
+
+    /// [`ReadCache::get`] by the parameters' key (see [`push_key_value`]).
+    pub fn get_by_key(&self, table: &str, sql: &str, key: &[u8]) -> Option<&Rc<Rows>> {
         self.results
             .get(&*lower(table))?
             .get(sql)?
             .by_values
-            .get(&Self::key(params))
+            .get(key)
     }
 
     /// Keeps `rows`, the answer of `sql` comparing `columns` with `params`; returns it.
@@ -262,7 +267,7 @@ impl Answers {
             {
                 Some(Value::Null) => return Joins::None,
                 // Stored as another kind, it may equal the database's idea of a kept value.
-                Some(v) if kind.holds(v) => push_value(&mut key, v),
+                Some(v) if kind.holds(v) => push_key_value(&mut key, v.borrowed()),
                 _ => return Joins::Any,
             }
         }
@@ -270,24 +275,24 @@ impl Answers {
     }
 }
 
-/// Appends `v` to a key: a tag per kind, and a length before variable-size values, so no
-/// two lists of values share a key.
-fn push_value(key: &mut Vec<u8>, v: &Value) {
+/// Appends `v` to the key of a lookup's parameter values: a tag per kind, and a length
+/// before variable-size values, so no two lists of values share a key.
+pub fn push_key_value(key: &mut Vec<u8>, v: ValueRef) {
     match v {
-        Value::Null => key.push(0),
-        Value::Bool(b) => key.extend_from_slice(&[1, *b as u8]),
-        Value::Int(i) => {
+        ValueRef::Null => key.push(0),
+        ValueRef::Bool(b) => key.extend_from_slice(&[1, b as u8]),
+        ValueRef::Int(i) => {
             key.push(2);
             key.extend_from_slice(&i.to_le_bytes());
         }
-        Value::Float(f) => {
+        ValueRef::Float(f) => {
             key.push(3);
             key.extend_from_slice(&f.to_bits().to_le_bytes());
         }
-        Value::Text(t) => push_bytes(key, 4, t.as_bytes()),
-        Value::Bytes(b) => push_bytes(key, 5, b),
-        Value::Decimal(d) => push_bytes(key, 6, d.to_string().as_bytes()),
-        Value::Json(j) => push_bytes(key, 7, j.to_string().as_bytes()),
+        ValueRef::Text(t) => push_bytes(key, 4, t.as_bytes()),
+        ValueRef::Bytes(b) => push_bytes(key, 5, b),
+        ValueRef::Decimal(d) => push_bytes(key, 6, d.to_string().as_bytes()),
+        ValueRef::Json(j) => push_bytes(key, 7, j.to_string().as_bytes()),
     }
 }
 

@@ -327,11 +327,11 @@ impl Connection for SqliteConnection {
         Ok(self.reads.keep(table, (sql, columns), params, rows))
     }
 
-    fn kept_answer(&mut self, table: &str, sql: &str, params: &[Value]) -> Option<Rc<Rows>> {
+    fn kept_answer(&mut self, table: &str, sql: &str, key: &[u8]) -> Option<Rc<Rows>> {
         if self.conn.is_autocommit() || !self.reads.facts(table)?.keeps_answers {
             return None;
         }
-        self.reads.get(table, sql, params).cloned()
+        self.reads.get_by_key(table, sql, key).cloned()
     }
 
     fn table_facts(&mut self, table: &str) -> Result<TableFacts, String> {

@@ -21,6 +21,16 @@ pub enum Plain {
 }
 
 impl Plain {
+    pub fn borrowed(&self) -> PlainRef<'_> {
+        match self {
+            Plain::Int(i) => PlainRef::Int(*i),
+            Plain::Num(n) => PlainRef::Num(*n),
+            Plain::Bool(b) => PlainRef::Bool(*b),
+            Plain::Text(s) => PlainRef::Text(s),
+            Plain::Bytes(b) => PlainRef::Bytes(b),
+        }
+    }
+
     /// The same value as mlua hands it over, for the general path.
     pub fn to_lua(&self, lua: &Lua) -> mlua::Result<LuaValue> {
         Ok(match self {
@@ -32,6 +42,31 @@ impl Plain {
         })
     }
 }
+
+/// A [`Plain`] value borrowed from Lua: its string lives as long as the Lua value does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PlainRef<'a> {
+    Int(i64),
+    Num(f64),
+    Bool(bool),
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
+impl PlainRef<'_> {
+    pub fn to_owned(self) -> Plain {
+        match self {
+            PlainRef::Int(i) => Plain::Int(i),
+            PlainRef::Num(n) => Plain::Num(n),
+            PlainRef::Bool(b) => Plain::Bool(b),
+            PlainRef::Text(s) => Plain::Text(s.to_string()),
+            PlainRef::Bytes(b) => Plain::Bytes(b.to_vec()),
+        }
+    }
+}
+
+/// A lookup's `name = value` pairs, borrowed from its table; most have a few.
+pub type PairsRef<'a> = smallvec::SmallVec<[(&'a str, PlainRef<'a>); 4]>;
 
 /// One slot of an array read by [`slots`].
 #[derive(Debug, PartialEq)]
@@ -57,7 +92,7 @@ pub fn pairs(
             out = pairs_at(state, 1, &accept).map(|pairs| {
                 pairs
                     .into_iter()
-                    .map(|(name, v)| (name.to_string(), v))
+                    .map(|(name, v)| (name.to_string(), v.to_owned()))
                     .collect()
             });
         })?;
@@ -65,7 +100,7 @@ pub fn pairs(
     Ok(out)
 }
 
-/// [`pairs`] of the table at stack index `idx`, its names borrowed from the table's keys.
+/// [`pairs`] of the table at stack index `idx`, borrowed from the table's keys and values.
 ///
 /// # Safety
 /// `idx` must be an absolute index holding a table, left unchanged while the names are in
@@ -76,8 +111,8 @@ pub(crate) unsafe fn pairs_at<'a>(
     state: *mut ffi::lua_State,
     idx: i32,
     accept: &dyn Fn(&str) -> bool,
-) -> Option<Vec<(&'a str, Plain)>> {
-    let mut out = Vec::with_capacity(4);
+) -> Option<PairsRef<'a>> {
+    let mut out = PairsRef::new();
     let mut plain = true;
     unsafe {
         ffi::lua_pushnil(state);
@@ -87,8 +122,8 @@ pub(crate) unsafe fn pairs_at<'a>(
                     ffi::LUA_TSTRING => std::str::from_utf8(string_at(state, -2)).ok(),
                     _ => None,
                 };
-                match (name.filter(|n| accept(n)), value_at(state, -1)) {
-                    (Some(name), Slot::Plain(v)) => out.push((name, v)),
+                match (name.filter(|n| accept(n)), plain_ref_at(state, -1)) {
+                    (Some(name), Some(v)) => out.push((name, v)),
                     _ => plain = false,
                 }
             }
@@ -123,20 +158,36 @@ pub(crate) unsafe fn value_at(state: *mut ffi::lua_State, idx: i32) -> Slot {
     unsafe {
         match ffi::lua_type(state, idx) {
             ffi::LUA_TNIL => Slot::Nil,
-            ffi::LUA_TBOOLEAN => Slot::Plain(Plain::Bool(ffi::lua_toboolean(state, idx) != 0)),
+            _ => match plain_ref_at(state, idx) {
+                Some(v) => Slot::Plain(v.to_owned()),
+                None => Slot::Other,
+            },
+        }
+    }
+}
+
+/// The value at `idx` if it is plain, borrowed.
+///
+/// # Safety
+/// `idx` must be a valid stack index of `state`; a string borrowed is valid while it stays
+/// on the stack (or in a table that does).
+pub(crate) unsafe fn plain_ref_at<'a>(state: *mut ffi::lua_State, idx: i32) -> Option<PlainRef<'a>> {
+    unsafe {
+        Some(match ffi::lua_type(state, idx) {
+            ffi::LUA_TBOOLEAN => PlainRef::Bool(ffi::lua_toboolean(state, idx) != 0),
             ffi::LUA_TNUMBER if ffi::lua_isinteger(state, idx) != 0 => {
-                Slot::Plain(Plain::Int(ffi::lua_tointeger(state, idx)))
+                PlainRef::Int(ffi::lua_tointeger(state, idx))
             }
-            ffi::LUA_TNUMBER => Slot::Plain(Plain::Num(ffi::lua_tonumber(state, idx))),
+            ffi::LUA_TNUMBER => PlainRef::Num(ffi::lua_tonumber(state, idx)),
             ffi::LUA_TSTRING => {
                 let bytes = string_at(state, idx);
-                Slot::Plain(match std::str::from_utf8(bytes) {
-                    Ok(s) => Plain::Text(s.to_string()),
-                    Err(_) => Plain::Bytes(bytes.to_vec()),
-                })
+                match std::str::from_utf8(bytes) {
+                    Ok(s) => PlainRef::Text(s),
+                    Err(_) => PlainRef::Bytes(bytes),
+                }
             }
-            _ => Slot::Other,
-        }
+            _ => return None,
+        })
     }
 }
 

@@ -28,6 +28,17 @@ pub struct OrmContext {
     pub plain_tables: RefCell<rustc_hash::FxHashMap<String, bool>>,
     /// Compiled `save()` INSERTs by model, then by the positions of the fields given.
     pub inserts: RefCell<rustc_hash::FxHashMap<String, InsertsByFields>>,
+    /// The keys `fast_get` builds for each call, kept so that it allocates nothing.
+    pub fast_keys: RefCell<FastKeys>,
+}
+
+/// See [`OrmContext::fast_keys`].
+#[derive(Default)]
+pub struct FastKeys {
+    /// Of the compiled lookup (see `reads::lookup_key`).
+    pub lookup: String,
+    /// Of its parameters' values (see `read_cache::push_key_value`).
+    pub values: Vec<u8>,
 }
 
 pub type InsertsByFields = rustc_hash::FxHashMap<Vec<usize>, Rc<super::writes::CompiledInsert>>;

@@ -17,9 +17,10 @@ use mlua::{Function, Lua, ffi};
 use crate::lua::plain::{pairs_at, string_at};
 
 use super::core::OrmContext;
-use super::reads::lookup_key;
+use super::reads::write_lookup_key;
 use super::rows::{Cell, push_instance};
-use super::values::plain_into_db;
+use super::values::plain_as_db;
+use crate::db::push_key_value;
 
 /// `fast_get(model_key, kwargs, instance_mt)`: the one instance the lookup finds, or nil.
 /// The context travels as the function's upvalue, in a userdata that drops it when Lua
@@ -90,7 +91,9 @@ unsafe fn answer(state: *mut ffi::lua_State) -> bool {
         let Ok(model) = std::str::from_utf8(string_at(state, 1)) else {
             return false;
         };
-        // The pairs: names are borrowed from the table's keys, which stay alive with it.
+        // The pairs are borrowed from the table, which stays alive on the stack; the keys
+        // are built in buffers kept for it, so that a lookup answered here allocates nothing
+        // but the instance.
         ffi::luaL_checkstack(state, 6, c"fast_get".as_ptr());
         let Some(mut pairs) = pairs_at(state, 2, &|name| !name.contains("__")) else {
             return false;
@@ -99,32 +102,40 @@ unsafe fn answer(state: *mut ffi::lua_State) -> bool {
             return false;
         }
         pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let key = lookup_key(model, pairs.iter().map(|(name, _)| *name));
-        let Some(compiled) = cx.lookups.borrow().get(&key).cloned() else {
-            return false;
-        };
-        let mut params = Vec::with_capacity(pairs.len());
-        for ((field, _), (_, v)) in compiled.params.iter().zip(pairs) {
-            match plain_into_db(field, v) {
-                Some(value) => params.push(value),
+        let rows = {
+            let Ok(mut keys) = cx.fast_keys.try_borrow_mut() else {
+                return false;
+            };
+            let keys = &mut *keys;
+            write_lookup_key(&mut keys.lookup, model, pairs.iter().map(|(name, _)| *name));
+            let Some(compiled) = cx.lookups.borrow().get(keys.lookup.as_str()).cloned() else {
+                return false;
+            };
+            keys.values.clear();
+            for ((field, _), (_, v)) in compiled.params.iter().zip(&pairs) {
+                match plain_as_db(field, *v) {
+                    Some(value) => push_key_value(&mut keys.values, value),
+                    None => return false,
+                }
+            }
+            match cx.db.kept_answer(&compiled.table, &compiled.sql, &keys.values) {
+                Some(rows) => (rows, compiled),
                 None => return false,
             }
-        }
-        let Some(rows) = cx.db.kept_answer(&compiled.table, &compiled.sql, &params) else {
-            return false;
         };
+        let (rows, compiled) = rows;
         let [row] = rows.rows.as_slice() else {
             return false;
         };
-        let cells: Option<Vec<Cell>> = row
-            .iter()
-            .zip(&compiled.fields)
-            .map(|(v, f)| Cell::native(f, v))
-            .collect();
-        let Some(cells) = cells else {
-            return false;
+        let cells = || {
+            row.iter()
+                .zip(&compiled.fields)
+                .map(|(v, f)| Cell::native(f, v))
         };
-        push_instance(state, &cells, 3);
+        if !cells().all(|cell| cell.is_some()) {
+            return false;
+        }
+        push_instance(state, cells().map(|cell| cell.unwrap_or(Cell::Nil)), 3);
         true
     }
 }

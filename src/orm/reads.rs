@@ -106,12 +106,22 @@ pub struct Lookup {
 /// The key of a compiled lookup in [`OrmContext::lookups`]: the model and its names, sorted.
 pub(super) fn lookup_key<'a>(model: &str, sorted_names: impl Iterator<Item = &'a str>) -> String {
     let mut key = String::with_capacity(64);
+    write_lookup_key(&mut key, model, sorted_names);
+    key
+}
+
+/// [`lookup_key`] into `key`, which is cleared first.
+pub(super) fn write_lookup_key<'a>(
+    key: &mut String,
+    model: &str,
+    sorted_names: impl Iterator<Item = &'a str>,
+) {
+    key.clear();
     key.push_str(model);
     for name in sorted_names {
         key.push('\0');
         key.push_str(name);
     }
-    key
 }
 
 /// Up to 21 rows matching `kwargs` (names without `__`, values neither NULL nor tables),

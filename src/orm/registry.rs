@@ -24,6 +24,7 @@ pub fn apps_table(lua: &Lua, state: &ProjectState, db: Rc<Database>) -> mlua::Re
         db,
         lookups: Default::default(),
         plain_tables: Default::default(),
+        fast_keys: Default::default(),
         inserts: Default::default(),
     });
     let core = core_table(lua, cx)?;

@@ -25,20 +25,15 @@ impl OrmContext {
         rows: &[Vec<Value>],
         instance_mt: Option<Table>,
     ) -> mlua::Result<Table> {
+        // Values that need converting go first, in row order; pushing the rows then counts
+        // them off again.
         let mut converted = Vec::new();
-        let mut cells: Vec<Vec<Cell>> = Vec::with_capacity(rows.len());
         for row in rows {
-            let mut out = Vec::with_capacity(row.len());
             for (v, f) in row.iter().zip(fields) {
-                out.push(match Cell::native(f, v) {
-                    Some(cell) => cell,
-                    None => {
-                        converted.push(from_db(lua, f, v.clone())?);
-                        Cell::Converted(converted.len())
-                    }
-                });
+                if Cell::native(f, v).is_none() {
+                    converted.push(from_db(lua, f, v.clone())?);
+                }
             }
-            cells.push(out);
         }
         let converted = if converted.is_empty() {
             LuaValue::Nil
@@ -54,11 +49,18 @@ impl OrmContext {
             lua.exec_raw::<Table>((mt, converted), |state| {
                 // Stack: 1 = instance metatable or nil, 2 = converted values or nil (none).
                 ffi::luaL_checkstack(state, 8, c"rows".as_ptr());
-                ffi::lua_createtable(state, cells.len() as i32, 0);
-                for (i, row) in cells.iter().enumerate() {
+                ffi::lua_createtable(state, rows.len() as i32, 0);
+                let mut next_converted = 0;
+                for (i, row) in rows.iter().enumerate() {
+                    let cells = row.iter().zip(fields).map(|(v, f)| {
+                        Cell::native(f, v).unwrap_or_else(|| {
+                            next_converted += 1;
+                            Cell::Converted(next_converted)
+                        })
+                    });
                     match instances {
-                        true => push_instance(state, row, 1),
-                        false => push_row(state, row, 0),
+                        true => push_instance(state, cells, 1),
+                        false => push_row(state, cells, 0),
                     }
                     ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
                 }
@@ -74,20 +76,24 @@ impl OrmContext {
 ///
 /// # Safety
 /// Room for two more stack slots; a Lua memory error while building unwinds past the caller.
-unsafe fn push_row(state: *mut ffi::lua_State, row: &[Cell], hash_room: i32) {
+unsafe fn push_row<'a>(
+    state: *mut ffi::lua_State,
+    row: impl ExactSizeIterator<Item = Cell<'a>>,
+    hash_room: i32,
+) {
     unsafe {
         ffi::lua_createtable(state, row.len() as i32, hash_room);
-        for (j, cell) in row.iter().enumerate() {
+        for (j, cell) in row.enumerate() {
             match cell {
                 Cell::Nil => continue,
-                Cell::Bool(b) => ffi::lua_pushboolean(state, *b as i32),
-                Cell::Int(n) => ffi::lua_pushinteger(state, *n),
-                Cell::Num(n) => ffi::lua_pushnumber(state, *n),
+                Cell::Bool(b) => ffi::lua_pushboolean(state, b as i32),
+                Cell::Int(n) => ffi::lua_pushinteger(state, n),
+                Cell::Num(n) => ffi::lua_pushnumber(state, n),
                 Cell::Bytes(b) => {
                     ffi::lua_pushlstring(state, b.as_ptr().cast(), b.len());
                 }
                 Cell::Converted(k) => {
-                    ffi::lua_rawgeti(state, 2, *k as ffi::lua_Integer);
+                    ffi::lua_rawgeti(state, 2, k as ffi::lua_Integer);
                 }
             }
             ffi::lua_rawseti(state, -2, (j + 1) as ffi::lua_Integer);
@@ -101,7 +107,11 @@ unsafe fn push_row(state: *mut ffi::lua_State, row: &[Cell], hash_room: i32) {
 ///
 /// # Safety
 /// As [`push_row`]; `mt` must be a valid absolute stack index holding a table.
-pub(super) unsafe fn push_instance(state: *mut ffi::lua_State, row: &[Cell], mt: i32) {
+pub(super) unsafe fn push_instance<'a>(
+    state: *mut ffi::lua_State,
+    row: impl ExactSizeIterator<Item = Cell<'a>>,
+    mt: i32,
+) {
     unsafe {
         push_row(state, row, 2);
         ffi::lua_pushvalue(state, -1);

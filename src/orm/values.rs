@@ -8,8 +8,8 @@ use crate::db::Vendor;
 use crate::fields::{Field, FieldKind};
 use crate::lua::convert;
 use crate::lua::decimal::{LuaDecimal, coerce};
-use crate::lua::plain::Plain;
-use crate::value::Value;
+use crate::lua::plain::{Plain, PlainRef};
+use crate::value::{Value, ValueRef};
 
 /// A Lua value written into a field of `kind`: checked and put in the backend's form.
 pub fn to_db(field: &Field, v: &LuaValue, vendor: Vendor) -> Result<Value, String> {
@@ -86,18 +86,27 @@ pub fn to_db(field: &Field, v: &LuaValue, vendor: Vendor) -> Result<Value, Strin
 /// date or time field, an integer into an integer field, a key into a foreign key, a
 /// boolean, a number into a float field. None: [`to_db`] converts it (and words any error).
 pub fn plain_to_db(field: &Field, v: &Plain) -> Option<Value> {
-    match v {
-        // Checked first, so that a string the general path converts is not copied.
-        Plain::Text(_) if !holds_text_as_is(field) => None,
-        v => plain_into_db(field, v.clone()),
-    }
+    plain_as_db(field, v.borrowed()).map(ValueRef::to_value)
 }
 
 /// [`plain_to_db`] taking the value, so a string is moved rather than copied.
 pub fn plain_into_db(field: &Field, v: Plain) -> Option<Value> {
+    let copied = match plain_as_db(field, v.borrowed())? {
+        ValueRef::Text(_) => None,
+        other => Some(other.to_value()),
+    };
+    match (copied, v) {
+        (Some(value), _) => Some(value),
+        (None, Plain::Text(s)) => Some(Value::Text(s)),
+        (None, _) => None,
+    }
+}
+
+/// [`plain_to_db`] borrowed: the value as stored, pointing into `v` where it is text.
+pub fn plain_as_db<'a>(field: &Field, v: PlainRef<'a>) -> Option<ValueRef<'a>> {
     use FieldKind::*;
     Some(match (field.kind, v) {
-        (_, Plain::Text(s)) if holds_text_as_is(field) => Value::Text(s),
+        (_, PlainRef::Text(s)) if holds_text_as_is(field) => ValueRef::Text(s),
         (
             AutoField
             | BigAutoField
@@ -110,11 +119,11 @@ pub fn plain_into_db(field: &Field, v: Plain) -> Option<Value> {
             | PositiveBigIntegerField
             | ForeignKey
             | OneToOneField,
-            Plain::Int(i),
-        ) => Value::Int(i),
-        (BooleanField, Plain::Bool(b)) => Value::Bool(b),
-        (FloatField, Plain::Num(n)) => Value::Float(n),
-        (FloatField, Plain::Int(i)) => Value::Float(i as f64),
+            PlainRef::Int(i),
+        ) => ValueRef::Int(i),
+        (BooleanField, PlainRef::Bool(b)) => ValueRef::Bool(b),
+        (FloatField, PlainRef::Num(n)) => ValueRef::Float(n),
+        (FloatField, PlainRef::Int(i)) => ValueRef::Float(i as f64),
         _ => return None,
     })
 }
