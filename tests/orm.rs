@@ -2451,8 +2451,62 @@ fn saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line(env: &Env) {
     );
 }
 
+/// A queued save that the database refuses is reported at its own `save` line even when
+/// the queue goes out from a later save (here of the same row, which must wait for it):
+/// the later save raises that error instead of queuing its row and carrying on.
+fn a_refused_queued_save_is_raised_by_the_save_that_sends_it(env: &Env) {
+    env.migration(
+        "app",
+        "0001_initial",
+        &format!(
+            r#"{HEAD}return migrations.Migration {{ operations = {{
+  migrations.CreateModel {{ name = "Tag", fields = {{
+    {{"id", models.AutoField {{ primary_key = true }}}},
+    {{"name", models.CharField {{ max_length = 20, unique = true }}}},
+  }}}},
+  migrations.RunSQL {{ sql = "INSERT INTO app_tag (name) VALUES ('a'), ('b')", reverse_sql = migrations.RunSQL.noop }},
+}} }}
+"#
+        ),
+    );
+    env.migration(
+        "app",
+        "0002_clash",
+        &format!(
+            r#"{HEAD}return migrations.Migration {{ dependencies = {{ {{"app", "0001_initial"}} }},
+  operations = {{
+    migrations.RunLua(function(apps)
+      local Tag = apps.get_model("app", "Tag")
+      local a = Tag.objects:get {{ pk = 1 }}
+      a.name = "b"
+      a:save {{ update_fields = {{ "name" }} }}
+      a.name = "c"
+      local ok, err = pcall(a.save, a, {{ update_fields = {{ "name" }} }})
+      assert(not ok, "the second save sends the first one, which fails")
+      error(err, 0)
+    end, migrations.RunLua.noop),
+  }},
+}}
+"#
+        ),
+    );
+    let run = env.luamig(&["migrate"]).fails();
+    let line = run.error_line();
+    assert!(
+        line.starts_with("error: migrations/app/0002_clash.lua:9: ")
+            && line.to_lowercase().contains("unique"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        env.rows("SELECT name FROM app_tag ORDER BY id"),
+        [["a"], ["b"]]
+    );
+}
+
 on_both_backends!(
     inserted_rows_join_the_answers_they_match,
+    a_refused_queued_save_is_raised_by_the_save_that_sends_it,
     repeated_lookups_return_fresh_instances_and_the_same_answers,
     fetched_instances_with_null_fields_read_and_write_them,
     repeated_lookups_see_every_write_before_them,

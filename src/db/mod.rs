@@ -119,12 +119,7 @@ pub trait Connection {
     }
     /// The answer kept for a [`Connection::query_cached`] lookup, by its parameters' key
     /// (`read_cache::push_key_value`), if there is one now; runs nothing.
-    fn kept_answer(
-        &mut self,
-        _table: &str,
-        _sql: &str,
-        _key: &[u8],
-    ) -> Option<std::rc::Rc<Rows>> {
+    fn kept_answer(&mut self, _table: &str, _sql: &str, _key: &[u8]) -> Option<std::rc::Rc<Rows>> {
         None
     }
     /// What the read cache knows of `table` (see `read_cache`), asked once while nothing
@@ -468,7 +463,7 @@ impl Database {
         &self,
         shape: &std::rc::Rc<batch::BatchShape>,
         params: Vec<Value>,
-        location: String,
+        location: std::rc::Rc<str>,
     ) -> Result<()> {
         let key = batch::RowKey::of(&params);
         let joins = matches!(
@@ -482,7 +477,7 @@ impl Database {
             let mut pending = self.pending.borrow_mut();
             let p = pending.get_or_insert_with(|| batch::Pending {
                 shape: shape.clone(),
-                rows: Vec::new(),
+                rows: Vec::with_capacity(batch::MAX_ROWS),
                 keys: Default::default(),
             });
             p.rows.push((params, location));
@@ -495,20 +490,21 @@ impl Database {
         Ok(())
     }
 
-    /// Sends the queued row updates, if any: one statement for all, or, when that fails,
-    /// one per row so the error names the row's `save` line.
+    /// Sends the queued row updates, if any: on PostgreSQL one statement for all, or, when
+    /// that fails, one per row so the error names the row's `save` line; on SQLite one per
+    /// row.
     pub fn flush_pending(&self) -> Result<()> {
         let Some(pending) = self.pending.borrow_mut().take() else {
             return Ok(());
         };
         let shape = &pending.shape;
-        if pending.rows.len() > 1 {
-            let params = shape.batch_params(&pending.rows);
+        if let Some(batch) = shape.batch.as_ref().filter(|_| pending.rows.len() > 1) {
+            let params = batch.params(&pending.rows);
             let guarded = self.in_transaction();
             if guarded {
                 self.control_statement("SAVEPOINT luamig_batch")?;
             }
-            match self.run_batch(shape, &pending.rows, &params) {
+            match self.run_batch(shape, batch, &pending.rows, &params) {
                 Ok(()) => {
                     if guarded {
                         self.control_statement("RELEASE SAVEPOINT luamig_batch")?;
@@ -543,16 +539,17 @@ impl Database {
     fn run_batch(
         &self,
         shape: &batch::BatchShape,
-        rows: &[(Vec<Value>, String)],
+        batch: &batch::Batch,
+        rows: &[(Vec<Value>, std::rc::Rc<str>)],
         params: &[Value],
     ) -> Result<()> {
         let table = &shape.table;
         let Some(insert) = &shape.insert_missing else {
             return self
-                .run_prepared_writing(table, &shape.batch, params)
+                .run_prepared_writing(table, &batch.sql, params)
                 .map(|_| ());
         };
-        let updated = self.with_prepared(&shape.batch, |conn, native| {
+        let updated = self.with_prepared(&batch.sql, |conn, native| {
             conn.query_writing(table, native, params)
         })?;
         let found: Vec<&Value> = updated.rows.iter().filter_map(|r| r.first()).collect();

@@ -171,7 +171,10 @@ pub(crate) unsafe fn value_at(state: *mut ffi::lua_State, idx: i32) -> Slot {
 /// # Safety
 /// `idx` must be a valid stack index of `state`; a string borrowed is valid while it stays
 /// on the stack (or in a table that does).
-pub(crate) unsafe fn plain_ref_at<'a>(state: *mut ffi::lua_State, idx: i32) -> Option<PlainRef<'a>> {
+pub(crate) unsafe fn plain_ref_at<'a>(
+    state: *mut ffi::lua_State,
+    idx: i32,
+) -> Option<PlainRef<'a>> {
     unsafe {
         Some(match ffi::lua_type(state, idx) {
             ffi::LUA_TBOOLEAN => PlainRef::Bool(ffi::lua_toboolean(state, idx) != 0),

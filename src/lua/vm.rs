@@ -4,8 +4,9 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
-use mlua::{Lua, LuaOptions, StdLib, Table, Value as LuaValue};
+use mlua::{Lua, LuaOptions, StdLib, Table, Value as LuaValue, ffi};
 
 use crate::error::{Error, Result};
 
@@ -295,11 +296,9 @@ pub fn user_location(lua: &Lua) -> String {
     let mut level = 1;
     while let Some(found) = lua.inspect_stack(level, |d| {
         let src = d.source();
-        let file = src.source.as_deref().unwrap_or("").to_string();
-        match (file.strip_prefix('@'), d.current_line()) {
-            (Some(f), Some(line)) if !f.starts_with("<embedded>") => Some(format!("{f}:{line}")),
-            _ => None,
-        }
+        let file = user_file(src.source.as_deref().unwrap_or("").as_bytes())?;
+        let line = d.current_line()?;
+        Some(format!("{}:{line}", String::from_utf8_lossy(file)))
     }) {
         if let Some(loc) = found {
             return loc;
@@ -307,6 +306,62 @@ pub fn user_location(lua: &Lua) -> String {
         level += 1;
     }
     String::new()
+}
+
+/// The file of a chunk whose `source` is `@file`, unless it is one of luamig's embedded
+/// modules.
+fn user_file(source: &[u8]) -> Option<&[u8]> {
+    source
+        .strip_prefix(b"@")
+        .filter(|f| !f.starts_with(b"<embedded>"))
+}
+
+/// The location [`user_location_raw`] found last.
+#[derive(Default)]
+pub struct LastLocation {
+    source: Vec<u8>,
+    line: i32,
+    shown: Rc<str>,
+}
+
+/// [`user_location`] from inside a Lua C function, cheap enough for every row: no mlua
+/// call, and while the frame found is on the same line of the same file as last time, the
+/// same shared string again.
+///
+/// # Safety
+/// `state` must be the running thread, inside a C function Lua called.
+pub(crate) unsafe fn user_location_raw(
+    state: *mut ffi::lua_State,
+    last: &mut LastLocation,
+) -> Rc<str> {
+    unsafe {
+        let mut level = 1;
+        let mut ar: ffi::lua_Debug = std::mem::zeroed();
+        while ffi::lua_getstack(state, level, &mut ar) != 0 {
+            level += 1;
+            // The line only of a frame in a user's file: finding it costs more.
+            if ffi::lua_getinfo(state, c"S".as_ptr(), &mut ar) == 0 || ar.source.is_null() {
+                continue;
+            }
+            let source = std::slice::from_raw_parts(ar.source.cast::<u8>(), ar.srclen);
+            let Some(file) = user_file(source) else {
+                continue;
+            };
+            ffi::lua_getinfo(state, c"l".as_ptr(), &mut ar);
+            let line @ 1.. = ar.currentline else {
+                continue;
+            };
+            if line != last.line || source != last.source.as_slice() {
+                *last = LastLocation {
+                    source: source.to_vec(),
+                    line,
+                    shown: Rc::from(format!("{}:{line}", String::from_utf8_lossy(file))),
+                };
+            }
+            return last.shown.clone();
+        }
+        Rc::from("")
+    }
 }
 
 fn preload_rust_modules(lua: &Lua) -> mlua::Result<()> {

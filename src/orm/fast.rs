@@ -118,7 +118,10 @@ unsafe fn answer(state: *mut ffi::lua_State) -> bool {
                     None => return false,
                 }
             }
-            match cx.db.kept_answer(&compiled.table, &compiled.sql, &keys.values) {
+            match cx
+                .db
+                .kept_answer(&compiled.table, &compiled.sql, &keys.values)
+            {
                 Some(rows) => (rows, compiled),
                 None => return false,
             }

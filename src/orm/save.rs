@@ -1,14 +1,15 @@
 //! `obj:save()` of an existing row: one compiled UPDATE per model and set of fields, run
-//! straight from the instance's value slots; on PostgreSQL queued and sent in batches.
+//! straight from the instance's value slots, queued and sent in batches (see `db::batch`).
 
-use std::rc::Rc;
-
+use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
 
 use mlua::{Lua, Table, Value as LuaValue, ffi};
 
 use crate::db::{Database, Vendor, quote_name};
 use crate::lua::plain::{Slot, value_at};
+use crate::lua::vm::{LastLocation, user_location_raw};
 use crate::value::Value;
 
 use super::core::{OrmContext, db_err, rt};
@@ -29,9 +30,13 @@ pub(super) struct RowUpdater {
     /// The slots a run reads: every written one, then the key's.
     read: Vec<usize>,
     label: String,
-    /// On PostgreSQL, rows are queued and sent in batches (see [`crate::db::batch`]); a
-    /// full `save()`'s batch inserts the rows it does not find.
+    /// Rows are queued and sent in batches (see [`crate::db::batch`]); a full `save()`'s
+    /// batch inserts the rows it does not find.
     batch: Option<Rc<crate::db::batch::BatchShape>>,
+    /// Where the user's code saved the row the fast path queued last (see `fast_update`).
+    last_location: RefCell<LastLocation>,
+    /// An error the fast path met sending the queue, for the general path to raise.
+    failed: RefCell<Option<crate::error::Error>>,
 }
 
 impl RowUpdater {
@@ -92,7 +97,7 @@ impl RowUpdater {
             .collect();
         let sql = cx.db.prepare(&sql);
         let full = names_were_given_none;
-        let batch = match batched && cx.vendor == Vendor::Postgres && !slots.is_empty() {
+        let batch = match batched && !slots.is_empty() {
             true => batch_shape(cx, &m.table, &pk_column, &columns, sql.clone(), full)?,
             false => None,
         };
@@ -110,11 +115,16 @@ impl RowUpdater {
             pk: pk.field.clone(),
             label: format!("{}.{}", m.app, m.name),
             batch,
+            last_location: Default::default(),
+            failed: Default::default(),
         })
     }
 
     /// Writes one instance's values; returns the rows changed (0 when the row is gone).
     pub(super) fn run(&self, lua: &Lua, db: &Database, values: &Table) -> mlua::Result<i64> {
+        if let Some(e) = self.failed.take() {
+            return Err(db_err(e));
+        }
         if self.slots.is_empty() {
             return Ok(1);
         }
@@ -133,7 +143,7 @@ impl RowUpdater {
         let pk = &got[self.slots.len()];
         params.push(slot_to_db(lua, values, self.pk_slot, pk, &self.pk, vendor)?.map_err(rt)?);
         if let Some(shape) = &self.batch {
-            let location = crate::lua::vm::user_location(lua);
+            let location = Rc::from(crate::lua::vm::user_location(lua));
             db.queue_update(shape, params, location).map_err(db_err)?;
             return Ok(1);
         }
@@ -160,10 +170,11 @@ impl RowUpdater {
     }
 }
 
-/// `updater` on SQLite: a Lua C function that writes a row whose values all convert by
-/// copying straight from its slots on Lua's stack, and hands any other row, and any row the
-/// database refuses, to `general` (the mlua function that converts, words errors and
-/// raises them; a refused UPDATE changed nothing, so running it again there is safe).
+/// `updater` on SQLite: a Lua C function that queues (or writes) a row whose values all
+/// convert by copying straight from its slots on Lua's stack, and hands any other row, and
+/// any row the database refuses, to `general` (the mlua function that converts, words errors
+/// and raises them; a refused UPDATE changed nothing, so running it again there is safe; a
+/// queue that failed to go out is raised there).
 pub(super) fn fast_updater(
     lua: &Lua,
     updater: Rc<RowUpdater>,
@@ -212,7 +223,7 @@ unsafe fn write_plain(state: *mut ffi::lua_State) -> Option<i64> {
     unsafe {
         let (updater, db) = &*ffi::lua_touserdata(state, ffi::lua_upvalueindex(1))
             .cast::<(Rc<RowUpdater>, Rc<Database>)>();
-        if ffi::lua_type(state, 1) != ffi::LUA_TTABLE || updater.batch.is_some() {
+        if ffi::lua_type(state, 1) != ffi::LUA_TTABLE {
             return None;
         }
         if updater.slots.is_empty() {
@@ -226,9 +237,23 @@ unsafe fn write_plain(state: *mut ffi::lua_State) -> Option<i64> {
             ffi::lua_pop(state, 1);
             params.push(updater.plain_param(i, got)?);
         }
-        db.execute_prepared_writing(&updater.table, &updater.sql, &params)
-            .ok()
-            .map(|n| n as i64)
+        let Some(shape) = &updater.batch else {
+            return db
+                .execute_prepared_writing(&updater.table, &updater.sql, &params)
+                .ok()
+                .map(|n| n as i64);
+        };
+        let location = {
+            let mut last = updater.last_location.try_borrow_mut().ok()?;
+            user_location_raw(state, &mut last)
+        };
+        match db.queue_update(shape, params, location) {
+            Ok(()) => Some(1),
+            Err(e) => {
+                *updater.failed.borrow_mut() = Some(e);
+                None
+            }
+        }
     }
 }
 
@@ -253,9 +278,10 @@ fn slot_to_db(
     })
 }
 
-/// The PostgreSQL types of a table's key and columns, read from the catalog once, for a
-/// batch's arrays; None (no batching) when one is not found. `full`: a full `save()`, whose
-/// batch inserts the rows it does not find.
+/// The queue's shape for an UPDATE of `columns` of `table` by `pk_column` (see
+/// [`crate::db::batch`]); on PostgreSQL with the types of the key and columns, read from the
+/// catalog once for the batch's arrays, and None (no batching) when one is not found.
+/// `full`: a full `save()`, whose rows the UPDATE does not find are inserted.
 fn batch_shape(
     cx: &OrmContext,
     table: &str,
@@ -264,6 +290,37 @@ fn batch_shape(
     single: crate::db::PreparedSql,
     full: bool,
 ) -> mlua::Result<Option<Rc<crate::db::batch::BatchShape>>> {
+    let types = match cx.vendor {
+        Vendor::Postgres => match postgres_types(cx, table, pk_column, columns)? {
+            Some(types) => Some(types),
+            None => return Ok(None),
+        },
+        Vendor::Sqlite => None,
+    };
+    // A trigger, rule or foreign-key action could write to other tables when the batch
+    // runs: then every other statement must wait for it.
+    let reads_may_pass = cx.db.table_facts(table).map_err(db_err)?.writes_stay_inside;
+    let of = crate::db::batch::Columns {
+        table,
+        pk: pk_column,
+        columns,
+    };
+    let extras = crate::db::batch::Extras {
+        insert_missing: full,
+        reads_may_pass,
+    };
+    Ok(Some(Rc::new(crate::db::batch::BatchShape::new(
+        &cx.db, single, of, types, extras,
+    ))))
+}
+
+/// The PostgreSQL types of `table`'s key and of `columns`, or None when one is not found.
+fn postgres_types(
+    cx: &OrmContext,
+    table: &str,
+    pk_column: &str,
+    columns: &[String],
+) -> mlua::Result<Option<(String, Vec<String>)>> {
     let rows = cx
         .db
         .query_reading(
@@ -283,34 +340,16 @@ fn batch_shape(
     let Some(pk_type) = types.get(pk_column).cloned() else {
         return Ok(None);
     };
-    let mut typed = Vec::new();
-    for c in columns {
-        match types.get(c) {
-            Some(t) => typed.push((c.clone(), t.clone())),
-            None => return Ok(None),
-        }
-    }
-    // A trigger, rule or foreign-key action could write to other tables when the batch
-    // runs: then every other statement must wait for it.
-    let reads_may_pass = cx.db.table_facts(table).map_err(db_err)?.writes_stay_inside;
-    Ok(Some(Rc::new(crate::db::batch::BatchShape::new(
-        &cx.db,
-        single,
-        table,
-        (pk_column.to_string(), pk_type),
-        typed,
-        crate::db::batch::Extras {
-            insert_missing: full,
-            reads_may_pass,
-        },
-    ))))
+    let column_types: Option<Vec<String>> = columns.iter().map(|c| types.get(c).cloned()).collect();
+    Ok(column_types.map(|c| (pk_type, c)))
 }
 
-/// PostgreSQL: whether `table` is a plain table (not a view, no row security), so that
-/// reading it cannot see another table's queued row updates. Asked once per table.
+/// Whether `table` is a plain table (not a view; on PostgreSQL no row security either), so
+/// that reading it cannot see another table's queued row updates. On PostgreSQL asked once
+/// per table; SQLite's answer is among the facts its connection keeps.
 pub(super) fn plain_table(cx: &OrmContext, table: &str) -> mlua::Result<bool> {
-    if cx.vendor != Vendor::Postgres {
-        return Ok(true);
+    if cx.vendor == Vendor::Sqlite {
+        return Ok(cx.db.table_facts(table).map_err(db_err)?.keeps_answers);
     }
     if let Some(known) = cx.plain_tables.borrow().get(table) {
         return Ok(*known);
