@@ -546,9 +546,7 @@ impl Connection for PostgresConnection {
     }
 
     fn kept_answer(&mut self, table: &str, sql: &str, key: &[u8]) -> Option<Rc<Rows>> {
-        if !self.reads.facts(table)?.keeps_answers {
-            return None;
-        }
+        // Answers are kept only of tables whose facts allow it (see `query_cached`).
         self.reads.get_by_key(table, sql, key).cloned()
     }
 

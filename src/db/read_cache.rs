@@ -128,7 +128,9 @@ impl ReadCache {
             .get(key)
     }
 
-    /// Keeps `rows`, the answer of `sql` comparing `columns` with `params`; returns it.
+    /// Keeps `rows`, the answer of `sql` comparing `columns` with `params`; returns it. The
+    /// caller has checked that `table`'s facts allow keeping answers: facts, once learnt,
+    /// stay until everything is forgotten, so every kept answer may be handed out.
     pub fn keep(
         &mut self,
         table: &str,

@@ -328,7 +328,8 @@ impl Connection for SqliteConnection {
     }
 
     fn kept_answer(&mut self, table: &str, sql: &str, key: &[u8]) -> Option<Rc<Rows>> {
-        if self.conn.is_autocommit() || !self.reads.facts(table)?.keeps_answers {
+        // Answers are kept only of tables whose facts allow it (see `query_cached`).
+        if self.conn.is_autocommit() {
             return None;
         }
         self.reads.get_by_key(table, sql, key).cloned()

@@ -17,7 +17,7 @@ use mlua::{Function, Lua, ffi};
 use crate::lua::plain::{pairs_at, string_at};
 
 use super::core::OrmContext;
-use super::reads::write_lookup_key;
+use super::reads::{is_plain_lookup_name, write_lookup_key};
 use super::rows::{Cell, push_instance};
 use super::values::plain_as_db;
 use crate::db::push_key_value;
@@ -30,7 +30,9 @@ pub fn fast_get_function(lua: &Lua, cx: Rc<OrmContext>) -> mlua::Result<Function
     unsafe {
         lua.exec_raw::<Function>((), |state| {
             push_owned(state, cx);
-            ffi::lua_pushcclosure(state, fast_get, 1);
+            // Upvalue 2: the key "__v" of every instance (see `push_instance`).
+            ffi::lua_pushstring(state, c"__v".as_ptr());
+            ffi::lua_pushcclosure(state, fast_get, 2);
         })
     }
 }
@@ -95,7 +97,7 @@ unsafe fn answer(state: *mut ffi::lua_State) -> bool {
         // are built in buffers kept for it, so that a lookup answered here allocates nothing
         // but the instance.
         ffi::luaL_checkstack(state, 6, c"fast_get".as_ptr());
-        let Some(mut pairs) = pairs_at(state, 2, &|name| !name.contains("__")) else {
+        let Some(mut pairs) = pairs_at(state, 2, &is_plain_lookup_name) else {
             return false;
         };
         if pairs.is_empty() {
@@ -138,7 +140,14 @@ unsafe fn answer(state: *mut ffi::lua_State) -> bool {
         if !cells().all(|cell| cell.is_some()) {
             return false;
         }
-        push_instance(state, cells().map(|cell| cell.unwrap_or(Cell::Nil)), 3);
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(2));
+        let v_key = ffi::lua_gettop(state);
+        push_instance(
+            state,
+            cells().map(|cell| cell.unwrap_or(Cell::Nil)),
+            3,
+            v_key,
+        );
         true
     }
 }

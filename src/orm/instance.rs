@@ -5,10 +5,12 @@
 //! handled here they do exactly what those do, only without running Lua code.
 //!
 //! Upvalues of `__index`: 1 the methods, 2 the plain slots (field name or attname -> slot,
-//! foreign keys by attname only), 3 the key's slot, 4 the Lua `__index`.
+//! foreign keys by attname only), 3 the key's slot, 4 the Lua `__index`, 5 the string
+//! `"__v"`.
 //! Upvalues of `__newindex`: 1 the plain slots, 2 the foreign keys (name -> slot), 3 their
 //! related-instance keys (name -> `__c_name`), 4 the key's slot, 5 `models.NULL`, 6 the Lua
-//! `__newindex`.
+//! `__newindex`, 7 the string `"__v"`, 8 `"__luamig_model"`, 9 `"__pk_i"`.
+//! (Keys held as upvalues: pushing a C string looks it up in Lua's string cache each time.)
 
 use mlua::{Function, Lua, Table, ffi};
 
@@ -42,11 +44,15 @@ pub fn metamethods(
             for i in [1, 2, 5, 7] {
                 ffi::lua_pushvalue(state, i);
             }
-            ffi::lua_pushcclosure(state, instance_index, 4);
+            ffi::lua_pushstring(state, c"__v".as_ptr());
+            ffi::lua_pushcclosure(state, instance_index, 5);
             for i in [2, 3, 4, 5, 6, 8] {
                 ffi::lua_pushvalue(state, i);
             }
-            ffi::lua_pushcclosure(state, instance_newindex, 6);
+            for key in [c"__v", c"__luamig_model", c"__pk_i"] {
+                ffi::lua_pushstring(state, key.as_ptr());
+            }
+            ffi::lua_pushcclosure(state, instance_newindex, 9);
             ffi::lua_replace(state, 2);
             ffi::lua_replace(state, 1);
             ffi::lua_settop(state, 2);
@@ -57,13 +63,20 @@ pub fn metamethods(
 /// The instance's value array: `__v`, read raw (every instance has it).
 ///
 /// # Safety
-/// `obj` is an absolute stack index; pushes one value.
-unsafe fn push_values(state: *mut ffi::lua_State, obj: i32) {
+/// `obj` is an absolute stack index, upvalue `key_up` the string `"__v"`; pushes one value.
+unsafe fn push_values(state: *mut ffi::lua_State, obj: i32, key_up: i32) {
     unsafe {
-        ffi::lua_pushstring(state, c"__v".as_ptr());
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(key_up));
         ffi::lua_rawget(state, obj);
     }
 }
+
+/// Upvalue of `"__v"` in `__index`, and of `"__v"`, `"__luamig_model"` and `"__pk_i"` in
+/// `__newindex`.
+const INDEX_V: i32 = 5;
+const NEWINDEX_V: i32 = 7;
+const NEWINDEX_MODEL: i32 = 8;
+const NEWINDEX_PK_I: i32 = 9;
 
 /// Looks up the key (stack index 2) in the table that upvalue `up` holds; pushes the
 /// result.
@@ -97,7 +110,7 @@ unsafe extern "C-unwind" fn instance_index(state: *mut ffi::lua_State) -> i32 {
                 }
                 ffi::lua_pop(state, 1);
                 if let Some(slot) = plain_slot(state, 2, 3) {
-                    push_values(state, 1);
+                    push_values(state, 1, INDEX_V);
                     ffi::lua_rawgeti(state, -1, slot);
                     return 1;
                 }
@@ -168,7 +181,7 @@ unsafe fn plain_slot(state: *mut ffi::lua_State, slots_up: i32, pk_up: i32) -> O
 /// `__v[slot] = value` (argument 3, or nil for `models.NULL`), raw.
 unsafe fn set_slot(state: *mut ffi::lua_State, slot: i64, value_is_nil: bool) {
     unsafe {
-        push_values(state, 1);
+        push_values(state, 1, NEWINDEX_V);
         if value_is_nil {
             ffi::lua_pushnil(state);
         } else {
@@ -191,10 +204,10 @@ unsafe fn assign_related(state: *mut ffi::lua_State, slot: i64, value_is_nil: bo
             if ffi::lua_type(state, 3) != ffi::LUA_TTABLE || ffi::lua_getmetatable(state, 3) == 0 {
                 return false;
             }
-            ffi::lua_pushstring(state, c"__luamig_model".as_ptr());
+            ffi::lua_pushvalue(state, ffi::lua_upvalueindex(NEWINDEX_MODEL));
             let is_model = ffi::lua_rawget(state, -2) != ffi::LUA_TNIL;
             ffi::lua_pop(state, 1);
-            ffi::lua_pushstring(state, c"__pk_i".as_ptr());
+            ffi::lua_pushvalue(state, ffi::lua_upvalueindex(NEWINDEX_PK_I));
             let has_pk = ffi::lua_rawget(state, -2) == ffi::LUA_TNUMBER;
             if !(is_model && has_pk) {
                 ffi::lua_pop(state, 2);
@@ -203,8 +216,8 @@ unsafe fn assign_related(state: *mut ffi::lua_State, slot: i64, value_is_nil: bo
             let target_pk = ffi::lua_tointeger(state, -1);
             ffi::lua_pop(state, 2);
             // obj.__v[slot] = value.__v[target_pk]
-            push_values(state, 1);
-            push_values(state, 3);
+            push_values(state, 1, NEWINDEX_V);
+            push_values(state, 3, NEWINDEX_V);
             ffi::lua_rawgeti(state, -1, target_pk);
             ffi::lua_rawseti(state, -3, slot);
             ffi::lua_pop(state, 2);

@@ -103,6 +103,13 @@ pub struct Lookup {
     pub(super) fields: Vec<crate::fields::Field>,
 }
 
+/// Whether `name` is a plain field name of a lookup, with no `__` (a lookup type or a path
+/// through a relation). A byte scan: `str::contains` sets up a substring search for each
+/// of these few-byte names.
+pub(super) fn is_plain_lookup_name(name: &str) -> bool {
+    !name.as_bytes().windows(2).any(|pair| pair == b"__")
+}
+
 /// The key of a compiled lookup in [`OrmContext::lookups`]: the model and its names, sorted.
 pub(super) fn lookup_key<'a>(model: &str, sorted_names: impl Iterator<Item = &'a str>) -> String {
     let mut key = String::with_capacity(64);
@@ -136,8 +143,7 @@ pub(super) fn lookup(
 ) -> mlua::Result<LuaValue> {
     // Names without `__` and plain values, read in one pass on Lua's stack; any other
     // shape is left to the general path.
-    let Some(mut pairs) = crate::lua::plain::pairs(lua, kwargs, |name| !name.contains("__"))?
-    else {
+    let Some(mut pairs) = crate::lua::plain::pairs(lua, kwargs, is_plain_lookup_name)? else {
         return Ok(LuaValue::Nil);
     };
     if pairs.is_empty() {

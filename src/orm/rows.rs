@@ -47,8 +47,10 @@ impl OrmContext {
         // table it leaves, and checks room for the few slots it uses.
         unsafe {
             lua.exec_raw::<Table>((mt, converted), |state| {
-                // Stack: 1 = instance metatable or nil, 2 = converted values or nil (none).
+                // Stack: 1 = instance metatable or nil, 2 = converted values or nil (none),
+                // 3 = the key "__v".
                 ffi::luaL_checkstack(state, 8, c"rows".as_ptr());
+                ffi::lua_pushstring(state, c"__v".as_ptr());
                 ffi::lua_createtable(state, rows.len() as i32, 0);
                 let mut next_converted = 0;
                 for (i, row) in rows.iter().enumerate() {
@@ -59,7 +61,7 @@ impl OrmContext {
                         })
                     });
                     match instances {
-                        true => push_instance(state, cells, 1),
+                        true => push_instance(state, cells, 1, 3),
                         false => push_row(state, cells, 0),
                     }
                     ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
@@ -102,20 +104,24 @@ unsafe fn push_row<'a>(
 }
 
 /// Pushes one row as a model instance: the row itself, with the metatable found at stack
-/// index `mt` and `__v` pointing back at it (room is left for `__v` and the related-object
-/// cache that assigning a foreign key adds, so that assignment does not rehash).
+/// index `mt` and `__v` (the string at index `v_key`) pointing back at it (room is left for
+/// `__v` and the related-object cache that assigning a foreign key adds, so that assignment
+/// does not rehash).
 ///
 /// # Safety
-/// As [`push_row`]; `mt` must be a valid absolute stack index holding a table.
+/// As [`push_row`], with room for two more slots; `mt` and `v_key` must be valid absolute
+/// stack indexes holding a table and the string `"__v"`.
 pub(super) unsafe fn push_instance<'a>(
     state: *mut ffi::lua_State,
     row: impl ExactSizeIterator<Item = Cell<'a>>,
     mt: i32,
+    v_key: i32,
 ) {
     unsafe {
         push_row(state, row, 2);
-        ffi::lua_pushvalue(state, -1);
-        ffi::lua_setfield(state, -2, c"__v".as_ptr());
+        ffi::lua_pushvalue(state, v_key);
+        ffi::lua_pushvalue(state, -2);
+        ffi::lua_rawset(state, -3);
         ffi::lua_pushvalue(state, mt);
         ffi::lua_setmetatable(state, -2);
     }
