@@ -305,8 +305,12 @@ function orm.new(core, apps)
     return l
   end
   function QuerySet:get_or_create(kwargs)
-    local obj = kwargs.defaults == nil and fast(self, kwargs)
-    if obj then return obj, false end
+    -- `fast` written out: this runs once per row of a typical data migration.
+    local model = self._model
+    if self == model.objects and kwargs.defaults == nil then
+      local obj = fast_get(model._meta.key, kwargs, model._instance_mt)
+      if obj then return obj, false end
+    end
     local rows = get_rows(self, kwargs.defaults == nil and kwargs or lookups_of(kwargs))
     if #rows == 1 then return rows[1], false end
     if #rows == 0 then return self:create(creation_values(kwargs, kwargs.defaults)), true end
@@ -594,7 +598,8 @@ function orm.new(core, apps)
         updater(opts.update_fields)(v)
         return
       end
-      if v[pk_i] ~= nil and not rawget(self, "__adding") then
+      -- A fetched instance is its own `__v`, and never new: no call to rawget for it.
+      if v[pk_i] ~= nil and (v == self or not rawget(self, "__adding")) then
         local upd = updaters[true]
         if not upd then
           upd = C.updater(meta.key, nil, true)
