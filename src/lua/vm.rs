@@ -291,10 +291,11 @@ fn install_searchers(lua: &Lua, project_dir: &Path, display_base: &Path) -> mlua
     Ok(())
 }
 
-/// Makes Lua allocate straight from mimalloc. mlua's allocator keeps count for a memory
-/// limit luamig never sets, and goes through Rust's allocator interface, which takes
-/// mimalloc's aligned path for every block below 16 bytes; Lua allocates and frees a few
-/// blocks for every row a data migration reads.
+/// Makes Lua allocate straight from mimalloc, when mimalloc is the process's global
+/// allocator (the luamig binary; a test binary has the system's). mlua's allocator keeps
+/// count for a memory limit luamig never sets, and goes through Rust's allocator
+/// interface, which takes mimalloc's aligned path for every block below 16 bytes; Lua
+/// allocates and frees a few blocks for every row a data migration reads.
 fn allocate_with_mimalloc(lua: &Lua) -> mlua::Result<()> {
     unsafe extern "C" fn alloc(
         _ud: *mut std::ffi::c_void,
@@ -313,8 +314,15 @@ fn allocate_with_mimalloc(lua: &Lua) -> mlua::Result<()> {
             }
         }
     }
+    let probe = Box::new(0u64);
+    // SAFETY: asks only whether a live block lies in mimalloc's heap.
+    let global_is_mimalloc =
+        unsafe { libmimalloc_sys::mi_is_in_heap_region((&*probe as *const u64).cast()) };
+    if !global_is_mimalloc {
+        return Ok(());
+    }
     // SAFETY: the blocks Lua holds so far came through mlua's allocator from the global
-    // allocator, which is mimalloc (main.rs): `mi_free` and `mi_realloc` take any block it
+    // allocator, mimalloc (checked above): `mi_free` and `mi_realloc` take any block it
     // made. mimalloc aligns a block to 16 bytes, or to 8 below 16 bytes: at least the 8
     // that Lua's numbers and pointers need. Nothing in luamig asks mlua for its memory
     // count or sets a limit.
