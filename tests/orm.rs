@@ -2504,8 +2504,62 @@ fn a_refused_queued_save_is_raised_by_the_save_that_sends_it(env: &Env) {
     );
 }
 
+/// A save queued inside `transaction.atomic` that the database refuses fails the block
+/// when it goes out at the block's end: `pcall` around the block catches the error, the
+/// block's other saves are rolled back with it, and the migration carries on.
+fn a_save_refused_at_the_end_of_an_atomic_block_rolls_the_block_back(env: &Env) {
+    env.migration(
+        "app",
+        "0001_initial",
+        &format!(
+            r#"{HEAD}return migrations.Migration {{ operations = {{
+  migrations.CreateModel {{ name = "Tag", fields = {{
+    {{"id", models.AutoField {{ primary_key = true }}}},
+    {{"name", models.CharField {{ max_length = 20, unique = true }}}},
+  }}}},
+  migrations.RunSQL {{ sql = "INSERT INTO app_tag (name) VALUES ('a'), ('b'), ('c')", reverse_sql = migrations.RunSQL.noop }},
+}} }}
+"#
+        ),
+    );
+    env.migration(
+        "app",
+        "0002_block",
+        &format!(
+            r#"{HEAD}local transaction = require("luamig.transaction")
+return migrations.Migration {{ dependencies = {{ {{"app", "0001_initial"}} }},
+  operations = {{
+    migrations.RunLua(function(apps)
+      local Tag = apps.get_model("app", "Tag")
+      local ok, err = pcall(transaction.atomic, function()
+        local c = Tag.objects:get {{ pk = 3 }}
+        c.name = "cc"
+        c:save {{ update_fields = {{ "name" }} }}
+        local a = Tag.objects:get {{ pk = 1 }}
+        a.name = "b"
+        a:save {{ update_fields = {{ "name" }} }}
+      end)
+      assert(not ok and tostring(err):lower():find("unique"), "the block fails: " .. tostring(err))
+      assert(Tag.objects:get {{ pk = 3 }}.name == "c", "the block's other save is rolled back")
+      local d = Tag.objects:get {{ pk = 2 }}
+      d.name = "d"
+      d:save {{ update_fields = {{ "name" }} }}
+    end, migrations.RunLua.noop),
+  }},
+}}
+"#
+        ),
+    );
+    env.luamig(&["migrate"]).ok();
+    assert_eq!(
+        env.rows("SELECT name FROM app_tag ORDER BY id"),
+        [["a"], ["d"], ["c"]]
+    );
+}
+
 on_both_backends!(
     inserted_rows_join_the_answers_they_match,
+    a_save_refused_at_the_end_of_an_atomic_block_rolls_the_block_back,
     a_refused_queued_save_is_raised_by_the_save_that_sends_it,
     repeated_lookups_return_fresh_instances_and_the_same_answers,
     fetched_instances_with_null_fields_read_and_write_them,

@@ -1,6 +1,7 @@
 -- luamig.transaction: atomic(fn) runs fn in a transaction, or in a savepoint when one is
 -- open (always, inside an atomic migration). If fn raises, its changes are rolled back and
--- the very same error value is raised again.
+-- the very same error value is raised again; so they are if the commit fails (the saves
+-- fn queued go out then, and one may be refused).
 
 local tx = require("luamig._tx")
 
@@ -13,8 +14,9 @@ function transaction.atomic(fn)
   local level = tx.begin()
   local results = table.pack(pcall(fn))
   if results[1] then
-    tx.commit(level)
-    return table.unpack(results, 2, results.n)
+    local committed, err = pcall(tx.commit, level)
+    if committed then return table.unpack(results, 2, results.n) end
+    results[2] = err
   end
   tx.rollback(level)
   error(results[2], 0)
