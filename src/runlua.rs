@@ -33,7 +33,9 @@ impl LuaRunner for RunLuaHost<'_> {
         let previous = self
             .lua
             .set_app_data(crate::lua::stdlib::CurrentDatabase(self.db.clone()));
+        crate::lua::vm::collect_for_rows(self.lua);
         let result = call_protected(self.lua, code, (apps, editor));
+        crate::lua::vm::collect_for_loading(self.lua);
         // Row updates still queued are sent now, so their errors belong to this RunLua.
         let flushed = self.db.flush_pending();
         match previous {

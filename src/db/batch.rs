@@ -13,7 +13,7 @@
 //!
 //! On SQLite the queue runs the same one-row statement for each row, back to back: the same
 //! statements, but SQLite's pages and compiled statement stay in the CPU's caches instead of
-//! being pushed out by the Lua loop between two rows (a fifth less time on a loop of
+//! being pushed out by the Lua loop between two rows (about 5% less time on a loop of
 //! `get_or_create` plus `save()`). A row that fails names its `save` line; the rows before
 //! it are written.
 //!

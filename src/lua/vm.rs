@@ -86,11 +86,7 @@ impl LuaVm {
             | StdLib::PACKAGE;
         let lua = Lua::new_with(libs, LuaOptions::default()).map_err(lua_error)?;
         allocate_with_mimalloc(&lua).map_err(lua_error)?;
-        // Loading a project and running data migrations make mostly short-lived tables
-        // (constructor options, rows): the generational collector handles them for less.
-        lua.gc_set_mode(mlua::state::GcMode::Generational(
-            mlua::state::GcGenParams::default(),
-        ));
+        collect_for_loading(&lua);
         lua.load(PRELUDE)
             .set_name("=luamig prelude")
             .exec()
@@ -289,6 +285,27 @@ fn install_searchers(lua: &Lua, project_dir: &Path, display_base: &Path) -> mlua
     searchers.push(project)?;
     package.set("searchers", searchers)?;
     Ok(())
+}
+
+/// The collector for loading a project: it makes mostly short-lived tables (constructor
+/// options), which the generational collector handles for less.
+pub fn collect_for_loading(lua: &Lua) {
+    lua.gc_set_mode(mlua::state::GcMode::Generational(
+        mlua::state::GcGenParams::default(),
+    ));
+}
+
+/// The collector while `RunLua` code runs: incremental, finishing a cycle in about the time
+/// the heap takes to double. A loop over a queryset keeps each chunk's rows for hundreds of
+/// iterations, long enough for the generational collector to make them old, so that only
+/// its full collections (which mark everything again) free them: in a loop of
+/// `get_or_create` and `save()`, the incremental collector took 7-10% less time. Switching
+/// to it costs nothing; switching back, one full collection.
+pub fn collect_for_rows(lua: &Lua) {
+    let params = mlua::state::GcIncParams::default()
+        .pause(200)
+        .step_multiplier(200);
+    lua.gc_set_mode(mlua::state::GcMode::Incremental(params));
 }
 
 /// Makes Lua allocate straight from mimalloc, when mimalloc is the process's global

@@ -104,7 +104,7 @@ unsafe fn answer(state: *mut ffi::lua_State) -> bool {
             return false;
         }
         pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let rows = {
+        let (rows, compiled) = {
             let Ok(mut keys) = cx.fast_keys.try_borrow_mut() else {
                 return false;
             };
@@ -128,7 +128,6 @@ unsafe fn answer(state: *mut ffi::lua_State) -> bool {
                 None => return false,
             }
         };
-        let (rows, compiled) = rows;
         let [row] = rows.rows.as_slice() else {
             return false;
         };
