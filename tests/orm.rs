@@ -2557,8 +2557,59 @@ return migrations.Migration {{ dependencies = {{ {{"app", "0001_initial"}} }},
     );
 }
 
+/// A queued save of values that need converting (here a UUID) goes the general way, and a
+/// refused one still names its `save` line.
+fn a_refused_save_of_converted_values_names_its_line(env: &Env) {
+    env.migration(
+        "app",
+        "0001_initial",
+        &format!(
+            r#"{HEAD}return migrations.Migration {{ operations = {{
+  migrations.CreateModel {{ name = "Item", fields = {{
+    {{"id", models.AutoField {{ primary_key = true }}}},
+    {{"code", models.UUIDField {{ unique = true, null = true }}}},
+  }}}},
+  migrations.RunSQL {{ sql = "INSERT INTO app_item (code) VALUES (NULL), (NULL)", reverse_sql = migrations.RunSQL.noop }},
+}} }}
+"#
+        ),
+    );
+    env.migration(
+        "app",
+        "0002_codes",
+        &format!(
+            r#"{HEAD}return migrations.Migration {{ dependencies = {{ {{"app", "0001_initial"}} }},
+  operations = {{
+    migrations.RunLua(function(apps)
+      local Item = apps.get_model("app", "Item")
+      local code = require("luamig.uuid").uuid4()
+      for item in Item.objects:order_by("id"):iterator(10) do
+        item.code = code
+        item:save {{ update_fields = {{ "code" }} }}
+      end
+    end, migrations.RunLua.noop),
+  }},
+}}
+"#
+        ),
+    );
+    let run = env.luamig(&["migrate"]).fails();
+    let line = run.error_line();
+    assert!(
+        line.starts_with("error: migrations/app/0002_codes.lua:10: ")
+            && line.to_lowercase().contains("unique"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        env.rows("SELECT count(*) FROM app_item WHERE code IS NULL"),
+        [["2"]]
+    );
+}
+
 on_both_backends!(
     inserted_rows_join_the_answers_they_match,
+    a_refused_save_of_converted_values_names_its_line,
     a_save_refused_at_the_end_of_an_atomic_block_rolls_the_block_back,
     a_refused_queued_save_is_raised_by_the_save_that_sends_it,
     repeated_lookups_return_fresh_instances_and_the_same_answers,

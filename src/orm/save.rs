@@ -37,6 +37,8 @@ pub(super) struct RowUpdater {
     last_location: RefCell<LastLocation>,
     /// An error the fast path met sending the queue, for the general path to raise.
     failed: RefCell<Option<crate::error::Error>>,
+    /// Where the user's code saved the row the fast path hands to the general path.
+    location_for_general: RefCell<Option<Rc<str>>>,
 }
 
 impl RowUpdater {
@@ -117,11 +119,14 @@ impl RowUpdater {
             batch,
             last_location: Default::default(),
             failed: Default::default(),
+            location_for_general: Default::default(),
         })
     }
 
     /// Writes one instance's values; returns the rows changed (0 when the row is gone).
     pub(super) fn run(&self, lua: &Lua, db: &Database, values: &Table) -> mlua::Result<i64> {
+        // Taken first, so that no way out of here leaves it for another row.
+        let location_found = self.location_for_general.take();
         if let Some(e) = self.failed.take() {
             return Err(db_err(e));
         }
@@ -143,7 +148,8 @@ impl RowUpdater {
         let pk = &got[self.slots.len()];
         params.push(slot_to_db(lua, values, self.pk_slot, pk, &self.pk, vendor)?.map_err(rt)?);
         if let Some(shape) = &self.batch {
-            let location = Rc::from(crate::lua::vm::user_location(lua));
+            let location =
+                location_found.unwrap_or_else(|| Rc::from(crate::lua::vm::user_location(lua)));
             db.queue_update(shape, params, location).map_err(db_err)?;
             return Ok(1);
         }
@@ -230,12 +236,26 @@ unsafe fn write_plain(state: *mut ffi::lua_State) -> Option<i64> {
             return Some(1);
         }
         ffi::luaL_checkstack(state, 2, c"save".as_ptr());
+        let location = |updater: &RowUpdater| {
+            let mut last = updater.last_location.try_borrow_mut().ok()?;
+            Some(user_location_raw(state, &mut last))
+        };
         let mut params = Vec::with_capacity(updater.read.len());
         for (i, &slot) in updater.read.iter().enumerate() {
             ffi::lua_rawgeti(state, 1, slot as ffi::lua_Integer);
             let got = value_at(state, -1);
             ffi::lua_pop(state, 1);
-            params.push(updater.plain_param(i, got)?);
+            match updater.plain_param(i, got) {
+                Some(param) => params.push(param),
+                None => {
+                    // The general way queues this row: where it was saved is found here, for
+                    // less than mlua's walk of the stack costs there.
+                    if updater.batch.is_some() {
+                        *updater.location_for_general.borrow_mut() = location(updater);
+                    }
+                    return None;
+                }
+            }
         }
         let Some(shape) = &updater.batch else {
             return db
@@ -243,10 +263,7 @@ unsafe fn write_plain(state: *mut ffi::lua_State) -> Option<i64> {
                 .ok()
                 .map(|n| n as i64);
         };
-        let location = {
-            let mut last = updater.last_location.try_borrow_mut().ok()?;
-            user_location_raw(state, &mut last)
-        };
+        let location = location(updater)?;
         match db.queue_update(shape, params, location) {
             Ok(()) => Some(1),
             Err(e) => {
