@@ -2394,10 +2394,21 @@ fn new_rows_come_back_from_tables_without_a_usable_rowid(env: &Env) {
     );
 }
 
-/// Per-row `save{update_fields}` (sent in batches on PostgreSQL) behaves as one statement
-/// per row: a read in between sees the rows, and a failing row is reported at its `save`
-/// line with the rows before it written (here in a non-atomic migration, so they stay).
-fn saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line(env: &Env) {
+/// `migrate` fails with one `error:` line at `location` ("file:line") naming a unique
+/// constraint.
+fn migrate_fails_unique_at(env: &Env, location: &str) {
+    let run = env.luamig(&["migrate"]).fails();
+    let line = run.error_line();
+    assert!(
+        line.starts_with(&format!("error: {location}: ")) && line.to_lowercase().contains("unique"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Migration app.0001_initial: a table of tags with unique names, holding `names` in order.
+fn tag_table(env: &Env, names: &[&str]) {
+    let rows: Vec<String> = names.iter().map(|n| format!("('{n}')")).collect();
     env.migration(
         "app",
         "0001_initial",
@@ -2407,11 +2418,19 @@ fn saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line(env: &Env) {
     {{"id", models.AutoField {{ primary_key = true }}}},
     {{"name", models.CharField {{ max_length = 20, unique = true }}}},
   }}}},
-  migrations.RunSQL {{ sql = "INSERT INTO app_tag (name) VALUES ('a'), ('b'), ('c'), ('d'), ('e')", reverse_sql = migrations.RunSQL.noop }},
+  migrations.RunSQL {{ sql = "INSERT INTO app_tag (name) VALUES {}", reverse_sql = migrations.RunSQL.noop }},
 }} }}
-"#
+"#,
+            rows.join(", ")
         ),
     );
+}
+
+/// Per-row `save{update_fields}` (sent in batches on PostgreSQL) behaves as one statement
+/// per row: a read in between sees the rows, and a failing row is reported at its `save`
+/// line with the rows before it written (here in a non-atomic migration, so they stay).
+fn saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line(env: &Env) {
+    tag_table(env, &["a", "b", "c", "d", "e"]);
     env.migration(
         "app",
         "0002_rename",
@@ -2437,14 +2456,7 @@ fn saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line(env: &Env) {
 "#
         ),
     );
-    let run = env.luamig(&["migrate"]).fails();
-    let line = run.error_line();
-    assert!(
-        line.starts_with("error: migrations/app/0002_rename.lua:16: ")
-            && line.to_lowercase().contains("unique"),
-        "{}",
-        run.stderr
-    );
+    migrate_fails_unique_at(env, "migrations/app/0002_rename.lua:16");
     assert_eq!(
         env.rows("SELECT name FROM app_tag ORDER BY id"),
         [["a2"], ["b2"], ["c2"], ["d1"], ["e1"]]
@@ -2455,20 +2467,7 @@ fn saves_in_a_loop_are_seen_by_reads_and_fail_at_their_line(env: &Env) {
 /// the queue goes out from a later save (here of the same row, which must wait for it):
 /// the later save raises that error instead of queuing its row and carrying on.
 fn a_refused_queued_save_is_raised_by_the_save_that_sends_it(env: &Env) {
-    env.migration(
-        "app",
-        "0001_initial",
-        &format!(
-            r#"{HEAD}return migrations.Migration {{ operations = {{
-  migrations.CreateModel {{ name = "Tag", fields = {{
-    {{"id", models.AutoField {{ primary_key = true }}}},
-    {{"name", models.CharField {{ max_length = 20, unique = true }}}},
-  }}}},
-  migrations.RunSQL {{ sql = "INSERT INTO app_tag (name) VALUES ('a'), ('b')", reverse_sql = migrations.RunSQL.noop }},
-}} }}
-"#
-        ),
-    );
+    tag_table(env, &["a", "b"]);
     env.migration(
         "app",
         "0002_clash",
@@ -2490,14 +2489,7 @@ fn a_refused_queued_save_is_raised_by_the_save_that_sends_it(env: &Env) {
 "#
         ),
     );
-    let run = env.luamig(&["migrate"]).fails();
-    let line = run.error_line();
-    assert!(
-        line.starts_with("error: migrations/app/0002_clash.lua:9: ")
-            && line.to_lowercase().contains("unique"),
-        "{}",
-        run.stderr
-    );
+    migrate_fails_unique_at(env, "migrations/app/0002_clash.lua:9");
     assert_eq!(
         env.rows("SELECT name FROM app_tag ORDER BY id"),
         [["a"], ["b"]]
@@ -2508,20 +2500,7 @@ fn a_refused_queued_save_is_raised_by_the_save_that_sends_it(env: &Env) {
 /// when it goes out at the block's end: `pcall` around the block catches the error, the
 /// block's other saves are rolled back with it, and the migration carries on.
 fn a_save_refused_at_the_end_of_an_atomic_block_rolls_the_block_back(env: &Env) {
-    env.migration(
-        "app",
-        "0001_initial",
-        &format!(
-            r#"{HEAD}return migrations.Migration {{ operations = {{
-  migrations.CreateModel {{ name = "Tag", fields = {{
-    {{"id", models.AutoField {{ primary_key = true }}}},
-    {{"name", models.CharField {{ max_length = 20, unique = true }}}},
-  }}}},
-  migrations.RunSQL {{ sql = "INSERT INTO app_tag (name) VALUES ('a'), ('b'), ('c')", reverse_sql = migrations.RunSQL.noop }},
-}} }}
-"#
-        ),
-    );
+    tag_table(env, &["a", "b", "c"]);
     env.migration(
         "app",
         "0002_block",
@@ -2593,14 +2572,7 @@ fn a_refused_save_of_converted_values_names_its_line(env: &Env) {
 "#
         ),
     );
-    let run = env.luamig(&["migrate"]).fails();
-    let line = run.error_line();
-    assert!(
-        line.starts_with("error: migrations/app/0002_codes.lua:10: ")
-            && line.to_lowercase().contains("unique"),
-        "{}",
-        run.stderr
-    );
+    migrate_fails_unique_at(env, "migrations/app/0002_codes.lua:10");
     assert_eq!(
         env.rows("SELECT count(*) FROM app_item WHERE code IS NULL"),
         [["2"]]
