@@ -54,7 +54,7 @@ pub enum PlainRef<'a> {
 }
 
 impl PlainRef<'_> {
-    pub fn to_owned(self) -> Plain {
+    pub fn to_plain(self) -> Plain {
         match self {
             PlainRef::Int(i) => Plain::Int(i),
             PlainRef::Num(n) => Plain::Num(n),
@@ -92,7 +92,7 @@ pub fn pairs(
             out = pairs_at(state, 1, &accept).map(|pairs| {
                 pairs
                     .into_iter()
-                    .map(|(name, v)| (name.to_string(), v.to_owned()))
+                    .map(|(name, v)| (name.to_string(), v.to_plain()))
                     .collect()
             });
         })?;
@@ -159,7 +159,7 @@ pub(crate) unsafe fn value_at(state: *mut ffi::lua_State, idx: i32) -> Slot {
         match ffi::lua_type(state, idx) {
             ffi::LUA_TNIL => Slot::Nil,
             _ => match plain_ref_at(state, idx) {
-                Some(v) => Slot::Plain(v.to_owned()),
+                Some(v) => Slot::Plain(v.to_plain()),
                 None => Slot::Other,
             },
         }

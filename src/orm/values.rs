@@ -91,14 +91,9 @@ pub fn plain_to_db(field: &Field, v: &Plain) -> Option<Value> {
 
 /// [`plain_to_db`] taking the value, so a string is moved rather than copied.
 pub fn plain_into_db(field: &Field, v: Plain) -> Option<Value> {
-    let copied = match plain_as_db(field, v.borrowed())? {
-        ValueRef::Text(_) => None,
-        other => Some(other.to_value()),
-    };
-    match (copied, v) {
-        (Some(value), _) => Some(value),
-        (None, Plain::Text(s)) => Some(Value::Text(s)),
-        (None, _) => None,
+    match v {
+        Plain::Text(s) => holds_text_as_is(field).then_some(Value::Text(s)),
+        v => plain_as_db(field, v.borrowed()).map(ValueRef::to_value),
     }
 }
 
