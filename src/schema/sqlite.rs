@@ -124,41 +124,55 @@ impl SchemaEditor {
         }
         let expected = self.create_table_sql(state, old_model, table);
         let name = || Value::Text(table.to_string());
-        let first = |rows: crate::db::Rows| rows.rows.into_iter().next().unwrap_or_default();
-        let facts = first(self.db.query(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s AND sql = %s), \
-             EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence')",
-            &[name(), Value::Text(expected)],
-        )?);
-        let yes = Value::Int(1);
-        if facts.first() != Some(&yes) {
+        // One pass over sqlite_master, which has no index: every query of it reads all of
+        // it, and a long history makes it long. Its rows of the table (the table, its
+        // indexes and triggers), and whether AUTOINCREMENT counters exist at all.
+        let schema = self.db.query(
+            "SELECT type, name, sql FROM sqlite_master \
+             WHERE tbl_name = %s COLLATE NOCASE OR name = 'sqlite_sequence' ORDER BY rowid",
+            &[name()],
+        )?;
+        fn text(v: Option<&Value>) -> Option<&str> {
+            match v {
+                Some(Value::Text(t)) => Some(t),
+                _ => None,
+            }
+        }
+        let mut as_created = false;
+        let mut counters = false;
+        let mut indexes = Vec::new();
+        for row in &schema.rows {
+            let (kind, row_name, sql) = (text(row.first()), text(row.get(1)), text(row.get(2)));
+            match kind {
+                Some("table") if row_name == Some("sqlite_sequence") => counters = true,
+                Some("table") if row_name == Some(table) => as_created = sql == Some(&*expected),
+                Some("trigger") => return Ok(false),
+                Some("index") => indexes.extend(sql.map(str::to_string)),
+                _ => {}
+            }
+        }
+        if !as_created {
             return Ok(false);
         }
-        let mut params = vec![name(), name()];
-        let counter = if facts.get(1) == Some(&yes) {
+        let mut params = vec![name()];
+        let counter = if counters {
             params.push(name());
             "OR EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = %s)"
         } else {
             ""
         };
-        let blocked = first(self.db.query(
+        let blocked = self.db.query(
             &format!(
                 "SELECT EXISTS (SELECT 1 FROM {}) \
-                 OR EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s COLLATE NOCASE) \
                  OR EXISTS (SELECT 1 FROM sqlite_temp_master WHERE type = 'trigger' AND tbl_name = %s COLLATE NOCASE) \
                  {counter}",
                 quote_name(table)
             ),
             &params,
-        )?);
-        if blocked.first() != Some(&Value::Int(0)) {
+        )?;
+        if blocked.rows.first().and_then(|r| r.first()) != Some(&Value::Int(0)) {
             return Ok(false);
         }
-        let indexes = self.db.query(
-            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s COLLATE NOCASE \
-             AND sql IS NOT NULL ORDER BY rowid",
-            &[name()],
-        )?;
         // Outside a transaction (a migration with `atomic = false`), the statements still
         // go together: never a dropped table without its successor.
         let level = if self.db.in_transaction() {
@@ -166,13 +180,11 @@ impl SchemaEditor {
         } else {
             Some(self.db.atomic_begin()?)
         };
-        let recreate = || -> Result<()> {
+        let mut recreate = || -> Result<()> {
             self.drop_table(table)?;
             self.create_table(state, new_model, table)?;
-            for row in indexes.rows {
-                if let Some(Value::Text(sql)) = row.into_iter().next() {
-                    self.execute(&sql, &[])?;
-                }
+            for sql in &indexes {
+                self.execute(sql, &[])?;
             }
             Ok(())
         };
