@@ -86,6 +86,18 @@ class Database:
         subprocess.run(["psql", self.url(), "-q", "-c", first, "-c", "CHECKPOINT"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
+    def empty(self):
+        """Removes everything the database holds (untimed, between two runs of a command
+        that needs an empty database)."""
+        if self.backend == "sqlite":
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                try:
+                    os.remove(self.sqlite_path() + suffix)
+                except FileNotFoundError:
+                    pass
+            return
+        psql(self.url(), "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+
     def drop(self):
         if self.name:
             psql(ADMIN_URL, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.name)
