@@ -495,6 +495,56 @@ fn create_saves_and_returns_the_instance(env: &Env) {
     );
 }
 
+/// `create{...}` and the create of `get_or_create` with plain `name = value` pairs take the
+/// engine's one-call insert; the instance must be what `new` then `save` make: the values
+/// as given, the others as stored, a row that later saves update, and the database's
+/// refusal raised as from `save` (a DatabaseError).
+fn create_of_plain_pairs_is_what_new_then_save_make(env: &Env) {
+    checked(
+        env,
+        r#"
+  local t = Thing.objects:create { f = 2, t = "text", b = true }
+  check(math.type(t.f), "integer", "an integer given to a FloatField stays one")
+  check(t.t, "text", "text as given")
+  check(t.b, true, "boolean as given")
+  check(t.i, nil, "left out: NULL")
+  check(math.type(t.pk), "integer", "the key")
+  t.i = 7
+  t:save()
+  check(Thing.objects:get { pk = t.pk }.i, 7, "a later save updates the row")
+  local s = Stamp.objects:create { label = "s" }
+  check(s.created ~= nil and s.updated ~= nil, true, "auto_now fields as stored")
+  local o = Order.objects:create { title = "Kiwi", customer_id = 2, qty = 1 }
+  check(o.customer.name, "Bob", "a foreign key given by its _id")
+  check(tostring(o.price), "0.00", "a field with a default left out: made by new")
+  local c, made = Customer.objects:get_or_create { name = "Zed", city = "Oslo" }
+  check(made, true, "created")
+  c.city = "Bergen"
+  c:save()
+  local again, made2 = Customer.objects:get_or_create { name = "Zed", city = "Bergen" }
+  check(made2, false, "found after its save")
+  check(again.pk, c.pk, "the same row")
+  local transaction = require("luamig.transaction")
+  local e = raises("DatabaseError", transaction.atomic, function()
+    return Customer.objects:create { id = 1, name = "Dup", city = "X" }
+  end)
+  note("dup", e.kind)
+"#,
+    );
+    assert_eq!(notes(env), vec!["dup=DatabaseError"]);
+    assert_eq!(
+        col(
+            env,
+            "SELECT name, city FROM shop_customer WHERE name = 'Zed'"
+        ),
+        vec!["Zed|Bergen"]
+    );
+    assert_eq!(
+        col(env, "SELECT COUNT(*), MAX(f) * 2, MAX(i) FROM shop_thing"),
+        vec!["1|4|7"]
+    );
+}
+
 /// New rows saved one after another with different fields given (a key or not, a field
 /// with a default left out or not) each get their own INSERT, though the statement for a
 /// set of fields is compiled once.
@@ -2604,6 +2654,7 @@ on_both_backends!(
     filter_exclude_chain_and_laziness,
     get_does_not_exist_and_multiple_objects_returned,
     create_saves_and_returns_the_instance,
+    create_of_plain_pairs_is_what_new_then_save_make,
     new_rows_giving_different_fields_store_what_each_gives,
     get_or_create_existing_and_new_with_defaults,
     update_or_create_updates_or_creates,

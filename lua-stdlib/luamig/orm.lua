@@ -283,8 +283,13 @@ function orm.new(core, apps)
     return single(get_rows(self, kwargs), self._model, 2)
   end
 
+  -- Plain `field = value` pairs are inserted and made an instance by the engine in one
+  -- call (nil: anything else, done here).
   function QuerySet:create(kwargs)
-    local obj = self._model.new(kwargs)
+    local model = self._model
+    local obj = type(kwargs) == "table" and C.create_plain(model._meta.key, kwargs, model._instance_mt)
+    if obj then return obj end
+    obj = model.new(kwargs)
     obj:save()
     return obj
   end
@@ -313,7 +318,14 @@ function orm.new(core, apps)
     end
     local rows = get_rows(self, kwargs.defaults == nil and kwargs or lookups_of(kwargs))
     if #rows == 1 then return rows[1], false end
-    if #rows == 0 then return self:create(creation_values(kwargs, kwargs.defaults)), true end
+    if #rows == 0 then
+      -- Lookups that are all `name = value` pairs are the new row's values as they are.
+      if kwargs.defaults == nil then
+        local obj = C.create_plain(model._meta.key, kwargs, model._instance_mt)
+        if obj then return obj, true end
+      end
+      return self:create(creation_values(kwargs, kwargs.defaults)), true
+    end
     return single(rows, self._model, 2), false
   end
   function QuerySet:update_or_create(kwargs)

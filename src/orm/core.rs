@@ -15,7 +15,7 @@ use super::meta::{ModelMeta, Registry};
 use super::query::{Compiled, Compiler};
 use super::reads::{Lookup, count, lookup, select};
 use super::save::RowUpdater;
-use super::writes::{delete, insert, insert_row, link_rows, update};
+use super::writes::{create_plain, delete, insert, insert_row, link_rows, update};
 
 /// What every core function shares.
 pub struct OrmContext {
@@ -118,6 +118,15 @@ pub fn core_table(lua: &Lua, cx: Rc<OrmContext>) -> mlua::Result<Table> {
         lua.create_function(
             move |lua, (key, rows, batch): (String, Table, Option<usize>)| {
                 insert(lua, &c, &key, &rows, batch)
+            },
+        )?,
+    )?;
+    let c = cx.clone();
+    t.set(
+        "create_plain",
+        lua.create_function(
+            move |lua, (key, kwargs, instance_mt): (String, Table, Table)| {
+                create_plain(lua, &c, &key, &kwargs, instance_mt)
             },
         )?,
     )?;

@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use mlua::{Lua, Table, Value as LuaValue};
+use mlua::{Lua, Table, Value as LuaValue, ffi};
 
 use crate::db::{Vendor, quote_name};
 use crate::fields::{FieldDefault, FieldKind, OnDelete};
@@ -375,6 +375,20 @@ pub(super) fn insert_row(
 ) -> mlua::Result<Table> {
     let m = cx.model(key)?;
     let (positions, params) = row_values(lua, &cx.reg, &m, row, cx.vendor)?;
+    let (compiled, rows) = run_insert(cx, &m, key, positions, &params)?;
+    cx.rows_to_lua(lua, &compiled.fields, &rows.rows, None)?
+        .get(1)
+}
+
+/// Runs the INSERT of `params` into the fields at `positions` (compiled on first use); the
+/// row as stored.
+fn run_insert(
+    cx: &OrmContext,
+    m: &ModelMeta,
+    key: &str,
+    positions: Vec<usize>,
+    params: &[Value],
+) -> mlua::Result<(Rc<CompiledInsert>, crate::db::Rows)> {
     let compiled = cx
         .inserts
         .borrow()
@@ -383,7 +397,7 @@ pub(super) fn insert_row(
     let compiled = match compiled {
         Some(c) => c,
         None => {
-            let c = Rc::new(compile_insert(cx, &m, &positions));
+            let c = Rc::new(compile_insert(cx, m, &positions));
             let mut inserts = cx.inserts.borrow_mut();
             let by = inserts.entry(key.to_string()).or_default();
             by.insert(positions, c.clone());
@@ -392,10 +406,107 @@ pub(super) fn insert_row(
     };
     let rows = cx
         .db
-        .query_prepared_inserting(&m.table, &compiled.sql, &params)
+        .query_prepared_inserting(&m.table, &compiled.sql, params)
         .map_err(db_err)?;
-    cx.rows_to_lua(lua, &compiled.fields, &rows.rows, None)?
-        .get(1)
+    Ok((compiled, rows))
+}
+
+/// `create{...}` of plain `field = value` pairs (what `get_or_create` creates, most
+/// often): the row inserted and its instance built in one call, holding what the Lua way
+/// (`new`, then `save`) would: the values given as they were given, and for every other
+/// field what the database stored. Nil, having done nothing, unless every key is a field's
+/// attribute name (a foreign key by its `_id`) whose value goes in as it is, and no field
+/// left out has a default (`new` makes those in Lua); the Lua way then does the rest.
+pub(super) fn create_plain(
+    lua: &Lua,
+    cx: &OrmContext,
+    key: &str,
+    kwargs: &Table,
+    instance_mt: Table,
+) -> mlua::Result<LuaValue> {
+    let m = cx.model(key)?;
+    let Some(given) = plain_values_by_field(lua, cx, &m, kwargs)? else {
+        return Ok(LuaValue::Nil);
+    };
+    let mut positions = Vec::with_capacity(m.fields.len());
+    let mut params = Vec::with_capacity(m.fields.len());
+    for (i, (f, value)) in m.fields.iter().zip(given).enumerate() {
+        let value = match value {
+            Some(v) => v,
+            None if f.field.kind.is_auto() => continue,
+            None if f.field.auto_now || f.field.auto_now_add => now_for(f.field.kind),
+            None if f.field.default.is_some() => return Ok(LuaValue::Nil),
+            None if f.field.db_default.is_some() => continue,
+            None => Value::Null,
+        };
+        positions.push(i);
+        params.push(value);
+    }
+    let (compiled, rows) = run_insert(cx, &m, key, positions, &params)?;
+    let instance: Table = cx
+        .rows_to_lua(lua, &compiled.fields, &rows.rows, Some(instance_mt))?
+        .get(1)?;
+    // The values given, as Lua holds them (an integer given to a FloatField stays one),
+    // but for the key and auto_now fields, which the Lua way takes as stored too.
+    let kept_as_given: Vec<bool> = (m.fields.iter().enumerate())
+        .map(|(i, f)| i != m.pk && !f.field.auto_now && !f.field.auto_now_add)
+        .collect();
+    let fields = &m.fields;
+    // SAFETY: protected mode with the instance at 1 and the pairs' table at 2; `lua_next`
+    // walks the unchanged table, reading keys that are strings already (checked above).
+    unsafe {
+        lua.exec_raw::<()>((&instance, kwargs), |state| {
+            ffi::luaL_checkstack(state, 4, c"create".as_ptr());
+            ffi::lua_pushnil(state);
+            while ffi::lua_next(state, 2) != 0 {
+                let name = crate::lua::plain::string_at(state, -2);
+                let found = fields.iter().position(|f| f.attname.as_bytes() == name);
+                if let Some(i) = found.filter(|&i| kept_as_given[i]) {
+                    ffi::lua_pushvalue(state, -1);
+                    ffi::lua_rawseti(state, 1, (i + 1) as ffi::lua_Integer);
+                }
+                ffi::lua_pop(state, 1);
+            }
+        })?;
+    }
+    Ok(LuaValue::Table(instance))
+}
+
+/// The value of each field (in field order) that `kwargs` gives, as stored; None unless
+/// every key is a field's attribute name and every value converts by copying.
+fn plain_values_by_field(
+    lua: &Lua,
+    cx: &OrmContext,
+    m: &ModelMeta,
+    kwargs: &Table,
+) -> mlua::Result<Option<Vec<Option<Value>>>> {
+    let mut out = None;
+    // SAFETY: protected mode, the table at index 1; see `pairs_at`. The values are copied
+    // before the table can go.
+    unsafe {
+        lua.exec_raw::<()>(kwargs, |state| {
+            let Some(pairs) = crate::lua::plain::pairs_at(state, 1, &|_| true) else {
+                return;
+            };
+            let mut values: Vec<Option<Value>> = m.fields.iter().map(|_| None).collect();
+            for (name, v) in pairs {
+                let Some(i) = m.fields.iter().position(|f| f.attname == name) else {
+                    return;
+                };
+                let f = &m.fields[i];
+                let converted = match f.field.kind.is_foreign_key() {
+                    true => super::values::plain_as_db(&key_field_of(&cx.reg, f), v),
+                    false => super::values::plain_as_db(&f.field, v),
+                };
+                match converted {
+                    Some(value) => values[i] = Some(value.to_value()),
+                    None => return,
+                }
+            }
+            out = Some(values);
+        })?;
+    }
+    Ok(out)
 }
 
 /// One model's INSERT of a row giving values for some of its fields (see [`insert_row`]).
