@@ -545,6 +545,44 @@ fn create_of_plain_pairs_is_what_new_then_save_make(env: &Env) {
     );
 }
 
+/// On SQLite a table found empty at its first lookup has its lookups answered without a
+/// query while every row it gets comes from the ORM (see `db::read_cache`); whatever the
+/// backend, every answer must be the database's.
+fn lookups_of_a_table_filled_by_get_or_create_are_the_databases(env: &Env) {
+    checked(
+        env,
+        r#"
+  local a, made = Post.objects:get_or_create { title = "a" }
+  check(made, true, "created in an empty table")
+  local a2, made2 = Post.objects:get_or_create { title = "a" }
+  check(made2, false, "found what it created")
+  check(a2.pk, a.pk, "the same row")
+  check(select(2, Post.objects:get_or_create { title = "b" }), true, "another value: created")
+  -- A second row with the same values: the database must be asked again.
+  Post.objects:create { title = "a" }
+  raises("MultipleObjectsReturned", function() return Post.objects:get_or_create { title = "a" } end)
+  local c, made3 = Post.objects:get_or_create { title = "c" }
+  check(made3, true, "a new value after that")
+  check(Post.objects:get_or_create { title = "c" }.pk, c.pk, "and found")
+  -- A row written another way is found.
+  raises("DoesNotExist", function() return Ranked.objects:get { name = "r" } end)
+  schema_editor:execute("INSERT INTO shop_ranked (name, done) VALUES ('r', %s)", { false })
+  check(Ranked.objects:get { name = "r" }.name, "r", "a row inserted by SQL")
+  local moved = Post.objects:get { title = "b" }
+  Post.objects:filter { title = "b" }:update { title = "d" }
+  check(select(2, Post.objects:get_or_create { title = "d" }), false, "a row updated to the values")
+  check(Post.objects:get_or_create { title = "d" }.pk, moved.pk, "the updated row")
+"#,
+    );
+    assert_eq!(
+        col(
+            env,
+            "SELECT title, count(*) FROM shop_post GROUP BY title ORDER BY title"
+        ),
+        vec!["a|2", "c|1", "d|1"]
+    );
+}
+
 /// New rows saved one after another with different fields given (a key or not, a field
 /// with a default left out or not) each get their own INSERT, though the statement for a
 /// set of fields is compiled once.
@@ -2655,6 +2693,7 @@ on_both_backends!(
     get_does_not_exist_and_multiple_objects_returned,
     create_saves_and_returns_the_instance,
     create_of_plain_pairs_is_what_new_then_save_make,
+    lookups_of_a_table_filled_by_get_or_create_are_the_databases,
     new_rows_giving_different_fields_store_what_each_gives,
     get_or_create_existing_and_new_with_defaults,
     update_or_create_updates_or_creates,

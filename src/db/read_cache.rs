@@ -30,6 +30,15 @@
 //! its own kind), which is forgotten or, if it had no row, becomes this one (so
 //! `get_or_create` finds what it created); and every answer of a lookup that tests any other
 //! column is forgotten.
+//!
+//! A table found empty at its first lookup (asked once until everything is forgotten) has
+//! every row it gets from then on inserted by the ORM, until a write of any other kind
+//! forgets its answers: a lookup statement first kept while it was empty and had no row
+//! inserted since knows every row matching any of its values, so a lookup of values of its
+//! columns' kinds that it has no answer for matches no row, and needs no query. That is the
+//! first lookup of every new row of a `get_or_create` loop filling a new table. An inserted
+//! row that such a statement cannot place for certain (a second row for the same values, a
+//! value of another kind) ends that.
 
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -88,6 +97,9 @@ struct Answers {
     kinds: Option<Vec<ExactColumn>>,
     /// By the parameters' values (see [`ReadCache::key`]).
     by_values: HashMap<Vec<u8>, Rc<Rows>>,
+    /// Every row of the table matching values of the columns' kinds is in `by_values`, and
+    /// values not there match none (see the module's text): their answer, with no row.
+    complete: Option<Rc<Rows>>,
 }
 
 #[derive(Default)]
@@ -98,6 +110,12 @@ pub struct ReadCache {
     facts: HashMap<String, TableFacts>,
     /// Tables looked up since everything was last forgotten, before their facts were asked.
     looked_up: rustc_hash::FxHashSet<String>,
+    /// Tables asked whether they are empty since everything was last forgotten.
+    asked_empty: rustc_hash::FxHashSet<String>,
+    /// Tables found empty whose every row since is known (see the module's text): whether
+    /// a row was inserted since they were found empty (statements kept from then on do not
+    /// know it).
+    known_rows: HashMap<String, bool>,
 }
 
 impl ReadCache {
@@ -115,8 +133,27 @@ impl ReadCache {
         self.count == 0
     }
 
+    /// The answer kept for `params`, or known without a query (see the module's text).
     pub fn get(&self, table: &str, sql: &str, params: &[Value]) -> Option<&Rc<Rows>> {
-        self.get_by_key(table, sql, &Self::key(params))
+        let answers = self.results.get(&*lower(table))?.get(sql)?;
+        if let Some(rows) = answers.by_values.get(&Self::key(params)) {
+            return Some(rows);
+        }
+        let kinds = answers.kinds.as_ref()?;
+        let hold = kinds.len() == params.len() && kinds.iter().zip(params).all(|(k, v)| k.holds(v));
+        answers.complete.as_ref().filter(|_| hold)
+    }
+
+    /// Whether to ask if `table` is empty (once until everything is forgotten); see
+    /// [`ReadCache::learn_empty`].
+    pub fn ask_empty(&mut self, table: &str) -> bool {
+        self.asked_empty.insert(lower(table).into_owned())
+    }
+
+    /// `table` has no row: every row it gets from now on is inserted by the ORM (and passes
+    /// through [`ReadCache::forget_inserted`]) until its answers are forgotten.
+    pub fn learn_empty(&mut self, table: &str) {
+        self.known_rows.insert(lower(table).into_owned(), false);
     }
 
     /// [`ReadCache::get`] by the parameters' key (see [`push_key_value`]).
@@ -145,6 +182,8 @@ impl ReadCache {
         }
         let table = lower(table);
         let exact_columns = self.facts.get(&*table).map(|f| f.exact_columns.clone());
+        // Found empty, and no row inserted since: a statement kept now knows every row.
+        let knows_every_row = self.known_rows.get(&*table) == Some(&false);
         let answers = self
             .results
             .entry(table.into_owned())
@@ -157,12 +196,19 @@ impl ReadCache {
                     .map(|c| exact_columns.as_ref()?.get(c).copied())
                     .collect(),
                 by_values: HashMap::default(),
+                complete: knows_every_row.then(|| {
+                    Rc::new(Rows {
+                        columns: rows.columns.clone(),
+                        rows: Vec::new(),
+                    })
+                }),
             });
         let values_hold = |kinds: &Vec<ExactColumn>| {
             kinds.len() == params.len() && kinds.iter().zip(params).all(|(k, v)| k.holds(v))
         };
         if !answers.kinds.as_ref().is_some_and(values_hold) {
             answers.kinds = None;
+            answers.complete = None;
         }
         if answers
             .by_values
@@ -190,7 +236,9 @@ impl ReadCache {
 
     /// After a row write to `table` that changed nothing else.
     pub fn forget_table(&mut self, table: &str) {
-        if let Some(gone) = self.results.remove(&*lower(table)) {
+        let table = lower(table);
+        self.known_rows.remove(&*table);
+        if let Some(gone) = self.results.remove(&*table) {
             self.count -= gone.values().map(|a| a.by_values.len()).sum::<usize>();
         }
     }
@@ -202,43 +250,78 @@ impl ReadCache {
         if !writes_stay_inside {
             return self.forget_all();
         }
-        let Some(lookups) = self.results.get_mut(&*lower(table)) else {
+        let table = lower(table);
+        if let Some(inserted_since) = self.known_rows.get_mut(&*table) {
+            *inserted_since = true;
+        }
+        let Some(lookups) = self.results.get_mut(&*table) else {
             return;
         };
+        let room = MAX_RESULTS.saturating_sub(self.count);
+        let mut added = 0;
+        let mut removed = 0;
         for answers in lookups.values_mut() {
-            let before = answers.by_values.len();
             for row in &inserted.rows {
+                let the_row = || {
+                    Rc::new(Rows {
+                        columns: inserted.columns.clone(),
+                        rows: vec![row.clone()],
+                    })
+                };
                 match answers.key_of(&inserted.columns, row) {
                     Joins::None => {}
-                    Joins::One(key) => match answers.by_values.get_mut(&key) {
-                        // No row matched before; exactly this one does now (its values are
-                        // as stored, as a lookup reads them).
-                        Some(kept) if kept.rows.is_empty() && kept.columns == inserted.columns => {
-                            *kept = Rc::new(Rows {
-                                columns: inserted.columns.clone(),
-                                rows: vec![row.clone()],
-                            });
+                    Joins::One(key) => {
+                        let kept = answers.by_values.get(&key);
+                        let had_no_row =
+                            kept.map(|k| k.rows.is_empty() && k.columns == inserted.columns);
+                        let known_none = answers
+                            .complete
+                            .as_ref()
+                            .is_some_and(|none| none.columns == inserted.columns);
+                        match had_no_row {
+                            // No row matched before; exactly this one does now (its values
+                            // are as stored, as a lookup reads them).
+                            Some(true) => {
+                                answers.by_values.insert(key, the_row());
+                            }
+                            // Known to match no row before, as the one above.
+                            None if known_none && added < room => {
+                                answers.by_values.insert(key, the_row());
+                                added += 1;
+                            }
+                            // Its answer is not known any more; nor is every row.
+                            _ => {
+                                if answers.by_values.remove(&key).is_some() {
+                                    removed += 1;
+                                }
+                                answers.complete = None;
+                            }
                         }
-                        _ => {
-                            answers.by_values.remove(&key);
-                        }
-                    },
+                    }
                     Joins::Any => {
+                        removed += answers.by_values.len();
                         answers.by_values.clear();
+                        answers.complete = None;
                         break;
                     }
                 }
             }
-            self.count -= before - answers.by_values.len();
         }
+        self.count = self.count + added - removed;
     }
 
     /// After a statement that may have changed anything (and may have added a trigger).
     pub fn forget_all(&mut self) {
-        if self.count > 0 || !self.facts.is_empty() || !self.looked_up.is_empty() {
+        if self.count > 0
+            || !self.facts.is_empty()
+            || !self.looked_up.is_empty()
+            || !self.asked_empty.is_empty()
+        {
             self.results.clear();
             self.facts.clear();
             self.looked_up.clear();
+            self.asked_empty.clear();
+            self.known_rows.clear();
             self.count = 0;
         }
     }
@@ -410,6 +493,91 @@ mod tests {
         // Into a table whose writes reach others (a trigger): everything goes.
         cache.forget_inserted("t", &inserted(text("z"), Value::Int(9)), false);
         assert!(cache.is_empty() && cache.facts("t").is_none());
+    }
+
+    /// `t` found empty, then a lookup of ("a", 1) kept with no row.
+    fn cache_of_empty_t() -> ReadCache {
+        let mut cache = cache_of_t();
+        assert!(cache.ask_empty("t"));
+        assert!(!cache.ask_empty("T"), "asked once");
+        cache.learn_empty("t");
+        cache.keep(
+            "t",
+            (SQL, &columns()),
+            &[text("a"), Value::Int(1)],
+            no_row(),
+        );
+        cache
+    }
+
+    fn no_row() -> Rows {
+        Rows {
+            columns: vec!["id".into(), "name".into(), "n".into()],
+            rows: vec![],
+        }
+    }
+
+    #[test]
+    fn a_table_found_empty_answers_lookups_of_rows_it_never_got() {
+        let mut cache = cache_of_empty_t();
+        let b = [text("b"), Value::Int(1)];
+        assert!(cache.get("t", SQL, &b).unwrap().rows.is_empty());
+        // Values of another kind may equal a stored value: the database must say.
+        assert!(
+            cache
+                .get("t", SQL, &[Value::Int(7), Value::Int(1)])
+                .is_none()
+        );
+        // A row inserted by the ORM is the answer of its values, even never asked before.
+        let row = inserted(text("b"), Value::Int(1));
+        cache.forget_inserted("t", &row, true);
+        assert_eq!(cache.get("t", SQL, &b).unwrap().rows, row.rows);
+        assert_eq!(cache.count, 2);
+        assert!(
+            cache
+                .get("t", SQL, &[text("c"), Value::Int(1)])
+                .unwrap()
+                .rows
+                .is_empty()
+        );
+        // A statement first kept after a row went in does not know that row.
+        let other = "SELECT id FROM t WHERE n = ? AND name = ?";
+        cache.keep(
+            "t",
+            (other, &columns()),
+            &[text("x"), Value::Int(5)],
+            no_row(),
+        );
+        assert!(cache.get("t", other, &[text("y"), Value::Int(5)]).is_none());
+    }
+
+    #[test]
+    fn a_row_a_lookup_cannot_place_for_certain_ends_knowing_every_row() {
+        // A second row for the same values.
+        let mut cache = cache_of_empty_t();
+        let a = inserted(text("a"), Value::Int(1));
+        cache.forget_inserted("t", &a, true);
+        cache.forget_inserted("t", &a, true);
+        assert!(cache.get("t", SQL, &[text("a"), Value::Int(1)]).is_none());
+        assert!(cache.get("t", SQL, &[text("z"), Value::Int(1)]).is_none());
+        // A value of another kind than its column's.
+        let mut cache = cache_of_empty_t();
+        cache.forget_inserted("t", &inserted(Value::Int(3), Value::Int(1)), true);
+        assert!(cache.get("t", SQL, &[text("z"), Value::Int(1)]).is_none());
+        // Any other write to the table; and everything forgotten, after which the table
+        // is asked about again.
+        let mut cache = cache_of_empty_t();
+        cache.forget_table("t");
+        cache.keep(
+            "t",
+            (SQL, &columns()),
+            &[text("a"), Value::Int(1)],
+            no_row(),
+        );
+        assert!(cache.get("t", SQL, &[text("z"), Value::Int(1)]).is_none());
+        assert!(!cache.ask_empty("t"));
+        cache.forget_all();
+        assert!(cache.ask_empty("t"));
     }
 
     #[test]

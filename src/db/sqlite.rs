@@ -7,7 +7,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 
 use super::read_cache::{ExactColumn, ReadCache, TableFacts};
 use super::sqlite_statements::RowWriteStatements;
-use super::{Connection, InsertSql, Rows, Vendor};
+use super::{Connection, InsertSql, Rows, Vendor, quote_name};
 use crate::error::{Error, Result};
 use crate::value::Value;
 
@@ -322,6 +322,14 @@ impl Connection for SqliteConnection {
         }
         if let Some(rows) = self.reads.get(table, sql, params) {
             return Ok(rows.clone());
+        }
+        // An empty table's lookups know its every row from now on (see `read_cache`).
+        if self.reads.ask_empty(table) {
+            let empty = format!("SELECT NOT EXISTS (SELECT 1 FROM {})", quote_name(table));
+            let found = self.fetch(&empty, &[], None)?;
+            if found.rows.first().and_then(|r| r.first()) == Some(&Value::Int(1)) {
+                self.reads.learn_empty(table);
+            }
         }
         let rows = self.fetch(sql, params, None)?;
         Ok(self.reads.keep(table, (sql, columns), params, rows))

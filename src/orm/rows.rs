@@ -25,6 +25,10 @@ impl OrmContext {
         rows: &[Vec<Value>],
         instance_mt: Option<Table>,
     ) -> mlua::Result<Table> {
+        // No row (every first lookup of a get_or_create that creates): nothing to build.
+        if rows.is_empty() {
+            return lua.create_table();
+        }
         // Values that need converting go first, in row order; pushing the rows then counts
         // them off again.
         let mut converted = Vec::new();
