@@ -2301,6 +2301,57 @@ return migrations.Migration {{ dependencies = {{ {{"shop", "0001_initial"}} }}, 
     );
 }
 
+/// On SQLite a row inserted with values its table stores as given is not read back: its
+/// key is the rowid when the key column is the rowid (`INTEGER PRIMARY KEY`); an
+/// `INTEGER PRIMARY KEY DESC` is not, and a value SQLite converts is read back.
+#[test]
+fn sqlite_rows_not_read_back_are_as_the_database_stored_them() {
+    let env = Env::new(backends::Backend::Sqlite).expect("SQLite is always available");
+    env.migration(
+        "shop",
+        "0001_initial",
+        &format!(
+            r#"{HEAD}{PRELUDE}
+local function table_made_by_sql(name, sql)
+  return migrations.SeparateDatabaseAndState {{
+    database_operations = {{ migrations.RunSQL(sql) }},
+    state_operations = {{ migrations.CreateModel {{ name = name, fields = {{
+      {{"id", models.AutoField {{ primary_key = true }}}},
+      {{"code", models.CharField {{ max_length = 10 }}}},
+    }} }} }},
+  }}
+end
+return migrations.Migration {{ initial = true, operations = {{
+  migrations.CreateModel {{ name = "Plain", fields = {{
+    {{"id", models.AutoField {{ primary_key = true }}}},
+    {{"code", models.CharField {{ max_length = 10 }}}},
+  }} }},
+  table_made_by_sql("Desc", [[CREATE TABLE "shop_desc" ("id" integer PRIMARY KEY DESC, "code" varchar(10) NOT NULL)]]),
+  table_made_by_sql("Numeric", [[CREATE TABLE "shop_numeric" ("id" integer PRIMARY KEY, "code" integer NOT NULL)]]),
+  migrations.RunLua(function(apps)
+    local Plain = apps.get_model("shop", "Plain")
+    local Desc = apps.get_model("shop", "Desc")
+    local Numeric = apps.get_model("shop", "Numeric")
+    Plain.objects:create {{ id = 40, code = "a" }}
+    check(Plain.objects:create {{ code = "b" }}.pk, 41, "the rowid")
+    local d = Desc.new {{ code = "d" }}
+    d:save()
+    check(d.pk, nil, "an INTEGER PRIMARY KEY DESC left out stores NULL")
+    local n = Numeric.new {{ code = "12" }}
+    n:save()
+    check(math.type(Numeric.objects:get {{ code = "12" }}.code), "integer", "stored converted")
+  end, migrations.RunLua.noop),
+}} }}
+"#
+        ),
+    );
+    env.luamig(&["migrate"]).ok();
+    assert_eq!(
+        env.value("SELECT count(*) FROM shop_desc WHERE id IS NULL"),
+        "1"
+    );
+}
+
 /// PostgreSQL keeps a lookup's answer only while the transaction holds the table locked
 /// against other sessions' writes: before that, every lookup reads the table and sees what
 /// another session committed in between (READ COMMITTED); once it is locked (here by

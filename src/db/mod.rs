@@ -12,6 +12,7 @@ mod sqlite_statements;
 pub use read_cache::{TableFacts, push_key_value};
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use crate::error::{Error, Result};
 use crate::settings::DatabaseUrl;
@@ -448,6 +449,8 @@ impl Database {
                 returning: native,
                 insert: &sql.insert.native,
                 read_back: &sql.read_back.native,
+                columns: &sql.columns,
+                stored: &sql.stored,
             };
             conn.query_inserting(table, sql, params)
         })
@@ -651,12 +654,16 @@ pub struct PreparedSql {
 
 /// The ORM's INSERT of one row that hands back the row as stored, two ways: `returning`, one
 /// statement with a RETURNING clause; or `insert`, the same without it, then `read_back`,
-/// a SELECT of the same columns `WHERE rowid = %s` (SQLite, on tables; see
-/// `SqliteConnection::query_inserting`).
+/// a SELECT of the same columns `WHERE rowid = %s`, or no read at all where the table stores
+/// the values as given (SQLite, on tables; see `SqliteConnection::query_inserting`).
 pub struct InsertStatements {
     pub returning: PreparedSql,
     pub insert: PreparedSql,
     pub read_back: PreparedSql,
+    /// The columns the parameters go into, in order.
+    pub columns: Rc<[String]>,
+    /// The columns of the row as it comes back, in order.
+    pub stored: Rc<[String]>,
 }
 
 /// [`InsertStatements`] in the backend's own placeholders.
@@ -664,6 +671,8 @@ pub struct InsertSql<'a> {
     pub returning: &'a str,
     pub insert: &'a str,
     pub read_back: &'a str,
+    pub columns: &'a [String],
+    pub stored: &'a Rc<[String]>,
 }
 
 /// Turns Django-style `%s` placeholders into the backend's, and `%%` into `%`.

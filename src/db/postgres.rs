@@ -210,6 +210,7 @@ impl PostgresConnection {
                 writes_stay_inside: flag(1),
                 exact_columns: Rc::new(exact_columns),
                 rowid_reads: false,
+                rowid_column: None,
             };
             self.reads.learn(table, facts);
         }

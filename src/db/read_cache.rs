@@ -63,7 +63,7 @@ pub enum ExactColumn {
 impl ExactColumn {
     /// Whether `v` is of the column's own kind (another kind may be converted on the way in,
     /// and equal to the database though not to the cache).
-    fn holds(self, v: &Value) -> bool {
+    pub fn holds(self, v: &Value) -> bool {
         matches!(
             (self, v),
             (ExactColumn::Integer, Value::Int(_))
@@ -85,6 +85,8 @@ pub struct TableFacts {
     /// SQLite: a table whose rows are found by `rowid` (not a view, not `WITHOUT ROWID`, no
     /// column taking that name), so a row just inserted can be read back by it.
     pub rowid_reads: bool,
+    /// SQLite: the column that is the `rowid` (an `INTEGER PRIMARY KEY`), if one is.
+    pub rowid_column: Option<String>,
 }
 
 /// The answers kept for one lookup statement of one table.
@@ -429,6 +431,7 @@ mod tests {
                 writes_stay_inside: true,
                 exact_columns: Rc::new(exact.into_iter().collect()),
                 rowid_reads: true,
+                rowid_column: None,
             },
         );
         cache

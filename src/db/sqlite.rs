@@ -93,13 +93,17 @@ impl SqliteConnection {
         // collation (the default, BINARY, compares bytes).
         let mut exact_columns = rustc_hash::FxHashMap::default();
         let mut rowid_reads = keeps_answers && !without_rowid;
+        let mut key_columns = Vec::new();
         if keeps_answers {
             let mut stmt = self
                 .conn
-                .prepare_cached("SELECT name, upper(type) FROM pragma_table_xinfo(?1)")?;
+                .prepare_cached("SELECT name, upper(type), pk FROM pragma_table_xinfo(?1)")?;
             let mut rows = stmt.query([table])?;
             while let Some(row) = rows.next()? {
                 let (name, ty): (String, String) = (row.get(0)?, row.get(1)?);
+                if row.get::<_, i64>(2)? > 0 {
+                    key_columns.push((name.clone(), ty.clone()));
+                }
                 if ["rowid", "_rowid_", "oid"]
                     .iter()
                     .any(|alias| name.eq_ignore_ascii_case(alias))
@@ -116,11 +120,25 @@ impl SqliteConnection {
                 exact_columns.insert(name, kind);
             }
         }
+        // The one key column of type INTEGER is the rowid, unless SQLite made an index for
+        // the key (as it does for `INTEGER PRIMARY KEY DESC`).
+        let rowid_column =
+            match key_columns.as_slice() {
+                [(name, ty)] if rowid_reads && ty == "INTEGER" => {
+                    let key_index: bool = self.conn.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM pragma_index_list(?1) WHERE origin = 'pk')",
+                )?
+                .query_row([table], |r| r.get(0))?;
+                    (!key_index).then(|| name.clone())
+                }
+                _ => None,
+            };
         Ok(TableFacts {
             keeps_answers,
             writes_stay_inside,
             exact_columns: Rc::new(exact_columns),
             rowid_reads,
+            rowid_column,
         })
     }
 
@@ -170,6 +188,38 @@ impl SqliteConnection {
             None => Ok(false),
         }
     }
+}
+
+/// Where a column of a row just inserted gets its stored value from.
+enum Stored {
+    Rowid,
+    Param(usize),
+}
+
+/// For each column of the row as stored, where its value comes from when the table stores
+/// the INSERT's values exactly as given, with no trigger to change them: a column given a
+/// value of its own kind (see [`ExactColumn`]: integer affinity, or text), or the rowid left
+/// out. None when a column is left out (its default is the database's) or given another
+/// kind (which SQLite may convert).
+fn stored_as_given(
+    facts: &TableFacts,
+    sql: &InsertSql<'_>,
+    params: &[Value],
+) -> Option<Vec<Stored>> {
+    sql.stored
+        .iter()
+        .map(|column| {
+            let is_rowid = facts.rowid_column.as_deref() == Some(column);
+            let given = sql.columns.iter().position(|c| c == column);
+            match given.map(|i| (i, &params[i])) {
+                // The rowid given NULL is a new one, as left out.
+                None | Some((_, Value::Null)) if is_rowid => Some(Stored::Rowid),
+                Some((i, Value::Null)) => Some(Stored::Param(i)),
+                Some((i, v)) if facts.exact_columns.get(column)?.holds(v) => Some(Stored::Param(i)),
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 /// Forgets the kept results `stmt` may change: none for a read-only query; for a row write
@@ -287,15 +337,34 @@ impl Connection for SqliteConnection {
         let rowid_reads = facts.rowid_reads;
         // SQLite runs a statement with RETURNING under a statement journal, copying every
         // page it writes before writing it (8 KB and more per row): on a table, the INSERT
-        // alone and a read of the row by rowid cost far less.
+        // alone and a read of the row by rowid cost far less; and nothing more when the row
+        // is stored exactly as given.
         let rowid;
         let (query, query_params) = if rowid_reads {
+            let as_given = facts
+                .writes_stay_inside
+                .then(|| stored_as_given(facts, &sql, params));
             // SAFETY: the statements were compiled on this connection, which is open.
             unsafe {
                 self.row_writes
                     .run(self.conn.handle(), sql.insert, params)?
             };
-            rowid = [Value::Int(self.conn.last_insert_rowid())];
+            let id = self.conn.last_insert_rowid();
+            if let Some(Some(from)) = as_given {
+                let row = (from.iter())
+                    .map(|from| match from {
+                        Stored::Rowid => Value::Int(id),
+                        Stored::Param(i) => params[*i].clone(),
+                    })
+                    .collect();
+                let rows = Rows {
+                    columns: sql.stored.to_vec(),
+                    rows: vec![row],
+                };
+                self.reads.forget_inserted(table, &rows, stays_inside);
+                return Ok(rows);
+            }
+            rowid = [Value::Int(id)];
             (sql.read_back, &rowid[..])
         } else {
             (sql.returning, params)

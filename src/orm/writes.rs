@@ -535,6 +535,12 @@ fn compile_insert(cx: &OrmContext, m: &ModelMeta, positions: &[usize]) -> Compil
                 .db
                 .prepare(&format!("SELECT {columns} FROM {table} WHERE rowid = %s")),
             insert: cx.db.prepare(&insert),
+            columns: (positions.iter())
+                .map(|&i| m.fields[i].column.clone().unwrap_or_default())
+                .collect(),
+            stored: (m.fields.iter())
+                .map(|f| f.column.clone().unwrap_or_default())
+                .collect(),
         },
         fields: m.fields.iter().map(|f| f.field.clone()).collect(),
     }
