@@ -86,6 +86,33 @@ pub trait Connection {
     ) -> std::result::Result<u64, String> {
         self.execute(sql, params)
     }
+    /// [`Connection::execute_writing`] of `sql` once per row of `rows`, in order, each row
+    /// it changes nothing in then written by `insert_missing` when given: queued saves sent
+    /// one by one. The first failure stops it (the rows before it are written).
+    fn execute_writing_rows(
+        &mut self,
+        table: &str,
+        (sql, insert_missing): (&str, Option<&str>),
+        rows: &[&[Value]],
+    ) -> std::result::Result<(), RowWriteError> {
+        for (row, params) in rows.iter().enumerate() {
+            let failed = |inserting| {
+                move |message| RowWriteError {
+                    row,
+                    inserting,
+                    message,
+                }
+            };
+            let updated = self
+                .execute_writing(table, sql, params)
+                .map_err(failed(false))?;
+            if let (0, Some(insert)) = (updated, insert_missing) {
+                self.execute_writing(table, insert, params)
+                    .map_err(failed(true))?;
+            }
+        }
+        Ok(())
+    }
     /// [`Connection::query`] of the ORM's row write (`INSERT ... RETURNING`), as
     /// [`Connection::execute_writing`].
     fn query_writing(
@@ -521,20 +548,24 @@ impl Database {
                 Err(_) => {}
             }
         }
-        for (params, location) in &pending.rows {
-            let at_save = |e: Error| Error::Lua {
-                message: format!("{location}: {e}"),
-                traceback: Vec::new(),
+        // One by one, each error naming its row's `save`.
+        self.rows_written.set(true);
+        let rows: Vec<&[Value]> = pending.rows.iter().map(|(p, _)| &p[..]).collect();
+        let insert = shape.insert_missing.as_ref();
+        let sql = (&*shape.single.native, insert.map(|i| &*i.native));
+        let sent = self
+            .connection()?
+            .execute_writing_rows(&shape.table, sql, &rows);
+        sent.map_err(|e| {
+            let shown = match insert {
+                Some(insert) if e.inserting => &insert.shown,
+                _ => &shape.single.shown,
             };
-            let updated = self
-                .run_prepared_writing(&shape.table, &shape.single, params)
-                .map_err(at_save)?;
-            if let (0, Some(insert)) = (updated, &shape.insert_missing) {
-                self.run_prepared_writing(&shape.table, insert, params)
-                    .map_err(at_save)?;
+            Error::Lua {
+                message: format!("{}: {}", pending.rows[e.row].1, db_error(shown, e.message)),
+                traceback: Vec::new(),
             }
-        }
-        Ok(())
+        })
     }
 
     /// One batch of `rows` (with `params` made from them); for a full `save()`, then the
@@ -642,6 +673,14 @@ fn db_error(sql: &str, message: String) -> Error {
         shown = shown.chars().take(200).collect::<String>() + "...";
     }
     Error::db(format!("database error in `{shown}`"), message)
+}
+
+/// Which of [`Connection::execute_writing_rows`]'s statements failed: the UPDATE of row
+/// `row`, or the INSERT that followed it finding none.
+pub struct RowWriteError {
+    pub row: usize,
+    pub inserting: bool,
+    pub message: String,
 }
 
 /// A statement with its placeholders already in the backend's form, and its `%s` form for

@@ -7,7 +7,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 
 use super::read_cache::{ExactColumn, ReadCache, TableFacts};
 use super::sqlite_statements::RowWriteStatements;
-use super::{Connection, InsertSql, Rows, Vendor, quote_name};
+use super::{Connection, InsertSql, RowWriteError, Rows, Vendor, quote_name};
 use crate::error::{Error, Result};
 use crate::value::Value;
 
@@ -309,6 +309,40 @@ impl Connection for SqliteConnection {
             false => self.reads.forget_all(),
         }
         ran
+    }
+
+    fn execute_writing_rows(
+        &mut self,
+        table: &str,
+        (sql, insert_missing): (&str, Option<&str>),
+        rows: &[&[Value]],
+    ) -> Result<(), RowWriteError> {
+        let failed = |row, inserting| {
+            move |message| RowWriteError {
+                row,
+                inserting,
+                message,
+            }
+        };
+        let stays_inside = self.stays_inside(Some(table)).map_err(failed(0, false))?;
+        // As `execute_writing` row by row, with what the writes change forgotten once (even
+        // when one fails: a failed write changed nothing, but forgetting too much only costs
+        // a query), before them, since nothing reads in between.
+        match stays_inside {
+            true => self.reads.forget_table(table),
+            false => self.reads.forget_all(),
+        }
+        for (row, params) in rows.iter().enumerate() {
+            // SAFETY: the statements were compiled on this connection, which is open.
+            let updated = unsafe { self.row_writes.run(self.conn.handle(), sql, params) }
+                .map_err(failed(row, false))?;
+            if let (0, Some(insert)) = (updated, insert_missing) {
+                // SAFETY: as above.
+                unsafe { self.row_writes.run(self.conn.handle(), insert, params) }
+                    .map_err(failed(row, true))?;
+            }
+        }
+        Ok(())
     }
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), String> {
