@@ -388,14 +388,18 @@ pub struct LastLocation {
 /// call, and while the frame found is on the same line of the same file as last time, the
 /// same shared string again.
 ///
+/// The walk starts `from` levels above the C function: callers that know the frames
+/// right above them are luamig's own skip them.
+///
 /// # Safety
 /// `state` must be the running thread, inside a C function Lua called.
 pub(crate) unsafe fn user_location_raw(
     state: *mut ffi::lua_State,
     last: &mut LastLocation,
+    from: i32,
 ) -> Rc<str> {
     unsafe {
-        let mut level = 1;
+        let mut level = from;
         let mut ar: ffi::lua_Debug = std::mem::zeroed();
         while ffi::lua_getstack(state, level, &mut ar) != 0 {
             level += 1;

@@ -238,7 +238,8 @@ unsafe fn write_plain(state: *mut ffi::lua_State) -> Option<i64> {
         ffi::luaL_checkstack(state, 2, c"save".as_ptr());
         let location = |updater: &RowUpdater| {
             let mut last = updater.last_location.try_borrow_mut().ok()?;
-            Some(user_location_raw(state, &mut last))
+            // Level 1 is `save` in luamig/orm.lua, the one caller of this function.
+            Some(user_location_raw(state, &mut last, 2))
         };
         let mut params = Vec::with_capacity(updater.read.len());
         for (i, &slot) in updater.read.iter().enumerate() {
