@@ -27,7 +27,7 @@ PostgreSQL database created and dropped on the server of LUAMIG_TEST_POSTGRES_UR
 the setup migration (`migrate app 0001`; the floor's database is set up by luamig's), then
 on PostgreSQL VACUUM ANALYZE + CHECKPOINT (--no-analyze: no statistics), and only the
 workload's migration (`migrate app 0002`) or the floor program is timed, as the wall time of
-that process (workloads 1-4: the median of 3 turns, each on a fresh database, for luamig
+that process (workloads 1-4: the median of 5 turns, each on a fresh database, for luamig
 and the floor, whose runs take a second or less and move by 10-30% between runs here, and
 for Django on workload 4; workload 5's commands that change nothing: the median of 5 runs;
 luamig's apply-all: the median of 3, each on an emptied database), with its peak RSS (VmHWM sampled from /proc every 1-5 ms: a lower bound for
@@ -450,8 +450,8 @@ def main():
     p.add_argument("--customers", type=int, help="distinct customers of workload 3 [--orders / 10]")
     p.add_argument("--bulk-rows", type=int, help="rows of workload 4 [10 x --rows]")
     p.add_argument("--memory-rows", type=int, help="big size of workload 6 [10 x --rows]")
-    p.add_argument("--repeats", type=int, default=3,
-                   help="runs of workloads 1-4 per contestant, median taken (Django: once, but workload 4) [3]")
+    p.add_argument("--repeats", type=int, default=5,
+                   help="runs of workloads 1-4 per contestant, median taken (Django: once, but workload 4) [5]")
     p.add_argument("--migrations", type=int, default=1000, help="size of the synthetic project, workload 5 [1,000]")
     p.add_argument("--big-migrations", type=int, help="its big size, luamig only unless --django-big; 0: none [10 x --migrations]")
     p.add_argument("--django-big", action="store_true", help="also run Django at --big-migrations and --memory-rows (slow)")
