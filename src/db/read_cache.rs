@@ -31,7 +31,8 @@
 //! `get_or_create` finds what it created); and every answer of a lookup that tests any other
 //! column is forgotten.
 //!
-//! A table found empty at its first lookup (asked once until everything is forgotten) has
+//! A table found empty when a lookup of it finds nothing (asked once until everything is
+//! forgotten) has
 //! every row it gets from then on inserted by the ORM, until a write of any other kind
 //! forgets its answers: a lookup statement first kept while it was empty and had no row
 //! inserted since knows every row matching any of its values, so a lookup of values of its

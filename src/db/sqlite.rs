@@ -426,15 +426,16 @@ impl Connection for SqliteConnection {
         if let Some(rows) = self.reads.get(table, sql, params) {
             return Ok(rows.clone());
         }
-        // An empty table's lookups know its every row from now on (see `read_cache`).
-        if self.reads.ask_empty(table) {
+        let rows = self.fetch(sql, params, None)?;
+        // An empty table's lookups know its every row from now on (see `read_cache`): asked
+        // when a lookup finds nothing, as the first of a `get_or_create` that fills it does.
+        if rows.rows.is_empty() && self.reads.ask_empty(table) {
             let empty = format!("SELECT NOT EXISTS (SELECT 1 FROM {})", quote_name(table));
             let found = self.fetch(&empty, &[], None)?;
             if found.rows.first().and_then(|r| r.first()) == Some(&Value::Int(1)) {
                 self.reads.learn_empty(table);
             }
         }
-        let rows = self.fetch(sql, params, None)?;
         Ok(self.reads.keep(table, (sql, columns), params, rows))
     }
 
