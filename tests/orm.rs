@@ -1572,14 +1572,22 @@ fn values_uuids(env: &Env) {
   check(Thing.objects:filter { u = "6f1a2b3c4d5e4f608a7b9c0d1e2f3a4b" }:count(), 1, "filter by plain hex")
   local ok = pcall(function() return Thing.objects:create { u = "not-a-uuid" } end)
   check(ok, false, "not a UUID")
+  -- A save converts it too (on SQLite without leaving the per-row fast path).
+  r.u = "0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D"
+  r:save { update_fields = { "u" } }
+  check(Thing.objects:get { pk = t.pk }.u, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "saved")
+  r.u = "not-a-uuid"
+  local refused, e = pcall(function() r:save { update_fields = { "u" } } end)
+  check(refused, false, "a save of something else")
+  contains(tostring(e), "'not-a-uuid' is not a UUID", "says why")
 "#,
     );
     // Django's storage: char(32) hex on SQLite, the native uuid type on PostgreSQL
     assert_eq!(
         env.scalar("SELECT u FROM shop_thing"),
         env.pick(
-            "6f1a2b3c4d5e4f608a7b9c0d1e2f3a4b",
-            "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+            "0a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d",
+            "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
         )
     );
     assert_eq!(env.scalar("SELECT count(*) FROM shop_thing"), "1");

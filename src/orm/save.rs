@@ -13,7 +13,7 @@ use crate::lua::vm::{LastLocation, user_location_raw};
 use crate::value::Value;
 
 use super::core::{OrmContext, db_err, rt};
-use super::values::{now_for, plain_into_db, plain_to_db, to_db};
+use super::values::{now_for, plain_or_uuid_into_db, plain_to_db, to_db};
 use super::writes::key_field_of;
 
 /// `obj:save()` and `obj:save{update_fields=...}` for one model and one set of fields: the
@@ -161,7 +161,8 @@ impl RowUpdater {
 
 impl RowUpdater {
     /// The parameter for the `i`-th slot [`RowUpdater::read`] names, holding `got`, when it
-    /// converts by copying (see [`plain_into_db`]); None sends the row the general way.
+    /// converts by copying or is a UUID (see [`plain_or_uuid_into_db`]); None sends the row
+    /// the general way. The fast path runs on SQLite only.
     fn plain_param(&self, i: usize, got: Slot) -> Option<Value> {
         let field = match self.slots.get(i) {
             Some((_, field, _)) if field.auto_now => return Some(now_for(field.kind)),
@@ -170,7 +171,7 @@ impl RowUpdater {
         };
         match got {
             Slot::Nil => Some(Value::Null),
-            Slot::Plain(p) => plain_into_db(field, p),
+            Slot::Plain(p) => plain_or_uuid_into_db(field, p, Vendor::Sqlite),
             Slot::Other => None,
         }
     }

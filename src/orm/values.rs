@@ -89,6 +89,16 @@ pub fn plain_to_db(field: &Field, v: &Plain) -> Option<Value> {
     plain_as_db(field, v.borrowed()).map(ValueRef::to_value)
 }
 
+/// [`plain_into_db`], and also a UUID given as text (what `uuid4()` makes), as `vendor`
+/// stores it: the row saves of a UUID fill convert nothing else. None for a string that is
+/// not a UUID: the general path words that error.
+pub fn plain_or_uuid_into_db(field: &Field, v: Plain, vendor: Vendor) -> Option<Value> {
+    match (field.kind, v) {
+        (FieldKind::UUIDField, Plain::Text(s)) => uuid_for(&s, vendor).ok().map(Value::Text),
+        (_, v) => plain_into_db(field, v),
+    }
+}
+
 /// [`plain_to_db`] taking the value, so a string is moved rather than copied.
 pub fn plain_into_db(field: &Field, v: Plain) -> Option<Value> {
     match v {
