@@ -96,19 +96,12 @@ pub trait Connection {
         rows: &[&[Value]],
     ) -> std::result::Result<(), RowWriteError> {
         for (row, params) in rows.iter().enumerate() {
-            let failed = |inserting| {
-                move |message| RowWriteError {
-                    row,
-                    inserting,
-                    message,
-                }
-            };
             let updated = self
                 .execute_writing(table, sql, params)
-                .map_err(failed(false))?;
+                .map_err(RowWriteError::at(row, false))?;
             if let (0, Some(insert)) = (updated, insert_missing) {
                 self.execute_writing(table, insert, params)
-                    .map_err(failed(true))?;
+                    .map_err(RowWriteError::at(row, true))?;
             }
         }
         Ok(())
@@ -683,6 +676,17 @@ pub struct RowWriteError {
     pub message: String,
 }
 
+impl RowWriteError {
+    /// The error of row `row`'s UPDATE, or of its INSERT, from the database's message.
+    pub fn at(row: usize, inserting: bool) -> impl FnOnce(String) -> RowWriteError {
+        move |message| RowWriteError {
+            row,
+            inserting,
+            message,
+        }
+    }
+}
+
 /// A statement with its placeholders already in the backend's form, and its `%s` form for
 /// error messages.
 #[derive(Clone)]
@@ -711,7 +715,7 @@ pub struct InsertSql<'a> {
     pub insert: &'a str,
     pub read_back: &'a str,
     pub columns: &'a [String],
-    pub stored: &'a Rc<[String]>,
+    pub stored: &'a [String],
 }
 
 /// Turns Django-style `%s` placeholders into the backend's, and `%%` into `%`.

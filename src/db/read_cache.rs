@@ -32,14 +32,13 @@
 //! column is forgotten.
 //!
 //! A table found empty when a lookup of it finds nothing (asked once until everything is
-//! forgotten) has
-//! every row it gets from then on inserted by the ORM, until a write of any other kind
-//! forgets its answers: a lookup statement first kept while it was empty and had no row
-//! inserted since knows every row matching any of its values, so a lookup of values of its
-//! columns' kinds that it has no answer for matches no row, and needs no query. That is the
-//! first lookup of every new row of a `get_or_create` loop filling a new table. An inserted
-//! row that such a statement cannot place for certain (a second row for the same values, a
-//! value of another kind) ends that.
+//! forgotten) has every row it gets from then on inserted by the ORM, until a write of any
+//! other kind forgets its answers: a lookup statement first kept while it was empty and had
+//! no row inserted since knows every row matching any of its values, so a lookup of values
+//! of its columns' kinds that it has no answer for matches no row, and needs no query. That
+//! is the first lookup of every new row of a `get_or_create` loop filling a new table. An
+//! inserted row that such a statement cannot place for certain (a second row for the same
+//! values, a value of another kind) ends that.
 
 use std::borrow::Cow;
 use std::rc::Rc;
@@ -71,6 +70,11 @@ impl ExactColumn {
                 | (ExactColumn::Boolean, Value::Bool(_))
                 | (ExactColumn::Text, Value::Text(_))
         )
+    }
+
+    /// Whether each of `values` is of its column's own kind.
+    fn all_hold(kinds: &[ExactColumn], values: &[Value]) -> bool {
+        kinds.len() == values.len() && kinds.iter().zip(values).all(|(k, v)| k.holds(v))
     }
 }
 
@@ -143,8 +147,10 @@ impl ReadCache {
             return Some(rows);
         }
         let kinds = answers.kinds.as_ref()?;
-        let hold = kinds.len() == params.len() && kinds.iter().zip(params).all(|(k, v)| k.holds(v));
-        answers.complete.as_ref().filter(|_| hold)
+        answers
+            .complete
+            .as_ref()
+            .filter(|_| ExactColumn::all_hold(kinds, params))
     }
 
     /// Whether to ask if `table` is empty (once until everything is forgotten); see
@@ -206,10 +212,11 @@ impl ReadCache {
                     })
                 }),
             });
-        let values_hold = |kinds: &Vec<ExactColumn>| {
-            kinds.len() == params.len() && kinds.iter().zip(params).all(|(k, v)| k.holds(v))
-        };
-        if !answers.kinds.as_ref().is_some_and(values_hold) {
+        if !answers
+            .kinds
+            .as_ref()
+            .is_some_and(|kinds| ExactColumn::all_hold(kinds, params))
+        {
             answers.kinds = None;
             answers.complete = None;
         }

@@ -67,6 +67,14 @@ impl SqliteConnection {
         Ok(self.reads.facts(table).expect("learnt above"))
     }
 
+    /// Whether SQLite made an index for `table`'s primary key (every key but the rowid).
+    fn has_key_index(&mut self, table: &str) -> rusqlite::Result<bool> {
+        let sql = "SELECT EXISTS (SELECT 1 FROM pragma_index_list(?1) WHERE origin = 'pk')";
+        self.conn
+            .prepare_cached(sql)?
+            .query_row([table], |r| r.get(0))
+    }
+
     fn learn_facts(&mut self, table: &str) -> rusqlite::Result<TableFacts> {
         let objects = "SELECT type, name, tbl_name, sql FROM sqlite_master \
              UNION ALL SELECT type, name, tbl_name, sql FROM sqlite_temp_master";
@@ -122,17 +130,12 @@ impl SqliteConnection {
         }
         // The one key column of type INTEGER is the rowid, unless SQLite made an index for
         // the key (as it does for `INTEGER PRIMARY KEY DESC`).
-        let rowid_column =
-            match key_columns.as_slice() {
-                [(name, ty)] if rowid_reads && ty == "INTEGER" => {
-                    let key_index: bool = self.conn.prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM pragma_index_list(?1) WHERE origin = 'pk')",
-                )?
-                .query_row([table], |r| r.get(0))?;
-                    (!key_index).then(|| name.clone())
-                }
-                _ => None,
-            };
+        let rowid_column = match key_columns.as_slice() {
+            [(name, ty)] if rowid_reads && ty == "INTEGER" && !self.has_key_index(table)? => {
+                Some(name.clone())
+            }
+            _ => None,
+        };
         Ok(TableFacts {
             keeps_answers,
             writes_stay_inside,
@@ -317,14 +320,9 @@ impl Connection for SqliteConnection {
         (sql, insert_missing): (&str, Option<&str>),
         rows: &[&[Value]],
     ) -> Result<(), RowWriteError> {
-        let failed = |row, inserting| {
-            move |message| RowWriteError {
-                row,
-                inserting,
-                message,
-            }
-        };
-        let stays_inside = self.stays_inside(Some(table)).map_err(failed(0, false))?;
+        let stays_inside = self
+            .stays_inside(Some(table))
+            .map_err(RowWriteError::at(0, false))?;
         // As `execute_writing` row by row, with what the writes change forgotten once (even
         // when one fails: a failed write changed nothing, but forgetting too much only costs
         // a query), before them, since nothing reads in between.
@@ -335,11 +333,11 @@ impl Connection for SqliteConnection {
         for (row, params) in rows.iter().enumerate() {
             // SAFETY: the statements were compiled on this connection, which is open.
             let updated = unsafe { self.row_writes.run(self.conn.handle(), sql, params) }
-                .map_err(failed(row, false))?;
+                .map_err(RowWriteError::at(row, false))?;
             if let (0, Some(insert)) = (updated, insert_missing) {
                 // SAFETY: as above.
                 unsafe { self.row_writes.run(self.conn.handle(), insert, params) }
-                    .map_err(failed(row, true))?;
+                    .map_err(RowWriteError::at(row, true))?;
             }
         }
         Ok(())

@@ -448,10 +448,11 @@ pub(super) fn create_plain(
         .get(1)?;
     // The values given, as Lua holds them (an integer given to a FloatField stays one),
     // but for the key and auto_now fields, which the Lua way takes as stored too.
-    let kept_as_given: Vec<bool> = (m.fields.iter().enumerate())
-        .map(|(i, f)| i != m.pk && !f.field.auto_now && !f.field.auto_now_add)
-        .collect();
-    let fields = &m.fields;
+    let (fields, pk) = (&m.fields, m.pk);
+    let kept_as_given = |i: &usize| {
+        let f = &fields[*i].field;
+        *i != pk && !f.auto_now && !f.auto_now_add
+    };
     // SAFETY: protected mode with the instance at 1 and the pairs' table at 2; `lua_next`
     // walks the unchanged table, reading keys that are strings already (checked above).
     unsafe {
@@ -461,7 +462,7 @@ pub(super) fn create_plain(
             while ffi::lua_next(state, 2) != 0 {
                 let name = crate::lua::plain::string_at(state, -2);
                 let found = fields.iter().position(|f| f.attname.as_bytes() == name);
-                if let Some(i) = found.filter(|&i| kept_as_given[i]) {
+                if let Some(i) = found.filter(kept_as_given) {
                     ffi::lua_pushvalue(state, -1);
                     ffi::lua_rawseti(state, 1, (i + 1) as ffi::lua_Integer);
                 }
@@ -488,7 +489,7 @@ fn plain_values_by_field(
             let Some(pairs) = crate::lua::plain::pairs_at(state, 1, &|_| true) else {
                 return;
             };
-            let mut values: Vec<Option<Value>> = m.fields.iter().map(|_| None).collect();
+            let mut values: Vec<Option<Value>> = vec![None; m.fields.len()];
             for (name, v) in pairs {
                 let Some(i) = m.fields.iter().position(|f| f.attname == name) else {
                     return;
